@@ -1,0 +1,7 @@
+# Unit tests of the request-path modules (proto, lib/common, services' pure parts).
+if (TARGET sbproto)
+    sb_add_test (test_sb_msg SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sb_msg.c LIBS sbproto)
+endif ()
+if (TARGET sbcommon)
+    include (${CMAKE_CURRENT_LIST_DIR}/common.cmake OPTIONAL)
+endif ()
