@@ -20,8 +20,7 @@ s_check (int line, bool ok, const char *fmt, ...)
     vprintf (fmt, ap);
     printf (ok ? "\n" : "  (line %d)\n", line);
     va_end (ap);
-    if (!ok)
-        s_failed++;
+    if (!ok) s_failed++;
 }
 #define CHECK(cond, ...) s_check (__LINE__, (cond), __VA_ARGS__)
 
@@ -53,11 +52,12 @@ test_config (void)
     c.window_min_requests = 21;
     CHECK (sb_breaker_config_check (&c, err, sizeof (err)) == -1, "min_requests > window refused");
     c = s_config ();
-    c.error_ratio = NAN;
+    c.error_ratio = nan ("");
     CHECK (sb_breaker_config_check (&c, err, sizeof (err)) == -1, "NaN error_ratio refused");
     c = s_config ();
     c.cooldown_max_ms = 5000;
-    CHECK (sb_breaker_config_check (&c, err, sizeof (err)) == -1, "cooldown_max < cooldown refused");
+    CHECK (sb_breaker_config_check (&c, err, sizeof (err)) == -1,
+           "cooldown_max < cooldown refused");
     c = s_config ();
     c.failure_threshold = 0;
     c.window_size = 0;
@@ -78,7 +78,7 @@ test_config (void)
     CHECK (strcmp (sb_breaker_state_name (SB_BREAKER_CLOSED), "closed") == 0 &&
                strcmp (sb_breaker_state_name (SB_BREAKER_OPEN), "open") == 0 &&
                strcmp (sb_breaker_state_name (SB_BREAKER_HALF_OPEN), "half_open") == 0 &&
-               strcmp (sb_breaker_state_name ((sb_breaker_state_t) 9), "unknown") == 0,
+               strcmp (sb_breaker_state_name ((sb_breaker_state_t)9), "unknown") == 0,
            "state names");
 }
 
@@ -110,7 +110,7 @@ test_consecutive_trip (void)
     CHECK (sb_breaker_state (b) == SB_BREAKER_OPEN, "5th consecutive failure: %s",
            sb_breaker_state_name (sb_breaker_state (b)));
     CHECK (sb_breaker_open_until_ms (b) == trip_at + 10000, "open until trip + 10000 ms (%llu)",
-           (unsigned long long) sb_breaker_open_until_ms (b));
+           (unsigned long long)sb_breaker_open_until_ms (b));
     CHECK (sb_breaker_open_count (b) == 1, "open_count = 1");
     CHECK (!sb_breaker_available (b, trip_at + 9999), "unavailable 1 ms before the cooldown ends");
     CHECK (sb_breaker_dispatch (b, trip_at + 9999) == -1, "dispatch refused while open");
@@ -142,12 +142,13 @@ test_half_open_probe (void)
     for (int round = 0; round < 4; round++) {
         sb_breaker_report (b, t, t + 50, false, 50);
         t += 50;
-        CHECK (sb_breaker_state (b) == SB_BREAKER_OPEN && sb_breaker_cooldown_ms (b) == expect[round],
+        CHECK (sb_breaker_state (b) == SB_BREAKER_OPEN &&
+                   sb_breaker_cooldown_ms (b) == expect[round],
                "failed probe %d: open again, cooldown %llu ms", round + 1,
-               (unsigned long long) sb_breaker_cooldown_ms (b));
+               (unsigned long long)sb_breaker_cooldown_ms (b));
         CHECK (!sb_breaker_available (b, t + expect[round] - 1) &&
                    sb_breaker_available (b, t + expect[round]),
-               "  unavailable until exactly now + %llu", (unsigned long long) expect[round]);
+               "  unavailable until exactly now + %llu", (unsigned long long)expect[round]);
         t += expect[round];
         CHECK (sb_breaker_dispatch (b, t) == 0 && sb_breaker_state (b) == SB_BREAKER_HALF_OPEN,
                "  next probe sent");
@@ -170,10 +171,11 @@ test_error_ratio (void)
     printf ("-- opens on the error ratio over the sliding window\n");
     sb_breaker_config_t c = s_config ();
     sb_breaker_t *b = sb_breaker_new (&c);
-    //  Pattern f f s s s: 40% errors, never 5 in a row — must stay closed.
+    //  Pattern s s s f f: 40% errors in every window of 20 and in every prefix of 10 or
+    //  more, never 5 in a row — must stay closed.
     uint64_t t = 0;
     for (int i = 0; i < 200; i++)
-        s_outcome (b, t++, i % 5 >= 2);
+        s_outcome (b, t++, i % 5 < 3);
     CHECK (sb_breaker_state (b) == SB_BREAKER_CLOSED,
            "40%% errors over 200 requests: closed (window rate %.2f over %d)",
            sb_breaker_error_rate (b), sb_breaker_window_count (b));
@@ -183,8 +185,7 @@ test_error_ratio (void)
     int opened_after = -1;
     for (int i = 0; i < 40 && opened_after < 0; i++) {
         s_outcome (b, t++, i % 2 == 1);
-        if (sb_breaker_state (b) == SB_BREAKER_OPEN)
-            opened_after = i + 1;
+        if (sb_breaker_state (b) == SB_BREAKER_OPEN) opened_after = i + 1;
     }
     CHECK (opened_after > 0 && sb_breaker_consecutive_failures (b) < 5,
            "alternating failures trip on the ratio after %d more requests (consecutive %d, "
@@ -224,7 +225,7 @@ test_stale_outcomes (void)
     CHECK (sb_breaker_state (b) == SB_BREAKER_OPEN, "stragglers' successes while open: still open");
 
     uint64_t probe_at = 100 + 10000;
-    CHECK (sb_breaker_dispatch (b, probe_at) == 0, "probe at %llu", (unsigned long long) probe_at);
+    CHECK (sb_breaker_dispatch (b, probe_at) == 0, "probe at %llu", (unsigned long long)probe_at);
     sb_breaker_report (b, 7, probe_at + 10, true, 10103);
     sb_breaker_report (b, 8, probe_at + 20, false, 10112);
     CHECK (sb_breaker_state (b) == SB_BREAKER_HALF_OPEN,
