@@ -31,9 +31,10 @@ typedef struct {
 struct _sb_picker_t {
     sb_lb_strategy_t strategy;
     sb_picker_config_t config;
-    uint64_t rng[4]; // xoshiro256** state, never all zero
-    int size;        // channels in use
-    int rr_next;     // round_robin: index to try first
+    uint64_t rng[4];            // xoshiro256** state, never all zero
+    int size;                   // channels in use
+    int rr_next;                // round_robin: index to try first
+    uint32_t picks_since_probe; // least_latency: picks since the last staleness probe
     s_channel_t channels[SB_PICKER_MAX_CHANNELS];
 };
 
@@ -140,6 +141,7 @@ sb_picker_config_default (sb_picker_config_t *config)
     config->latency_alpha = 0.3;
     config->latency_half_life_ms = 10000;
     config->latency_probe_ms = 15000;
+    config->latency_probe_min_picks = 20;
     config->explore_epsilon = 0.05;
 }
 
@@ -156,6 +158,8 @@ sb_picker_config_check (const sb_picker_config_t *config, char *err, size_t err_
         reason = "latency_half_life_ms must be > 0";
     else if (config->latency_probe_ms == 0)
         reason = "latency_probe_ms must be > 0";
+    else if (config->latency_probe_min_picks < 1)
+        reason = "latency_probe_min_picks must be >= 1";
     else if (!(config->explore_epsilon >= 0.0 && config->explore_epsilon <= 0.5))
         reason = "explore_epsilon must be within [0, 0.5]";
     if (!reason) return 0;
@@ -318,13 +322,18 @@ s_probe_due (const sb_picker_t *self, const s_channel_t *ch, uint64_t now_ms)
     bool stale = !ch->lat_known || (now_ms >= ch->lat_at_ms && now_ms - ch->lat_at_ms >= every);
     bool may_probe =
         !ch->probed || (now_ms >= ch->probe_at_ms && now_ms - ch->probe_at_ms >= every);
-    return stale && may_probe;
+    //  First contact with a never-measured channel is not rationed; re-probes are, so
+    //  that with many channels and little traffic probes do not crowd out the best one.
+    bool first_contact = !ch->lat_known && !ch->probed;
+    return stale && may_probe &&
+           (first_contact || self->picks_since_probe >= self->config.latency_probe_min_picks);
 }
 
 //  Exploration has two parts. A channel with no estimate, or one older than
 //  latency_probe_ms, is sent one probe request (then no more than one per
-//  latency_probe_ms until a sample arrives): this finds new and recovered channels
-//  even when epsilon is 0. Otherwise epsilon-greedy: with probability epsilon a uniformly
+//  latency_probe_ms until a sample arrives, and picker-wide no more than one re-probe
+//  per latency_probe_min_picks picks): this finds new and recovered channels even when
+//  epsilon is 0. Otherwise epsilon-greedy: with probability epsilon a uniformly
 //  chosen non-best candidate, so estimates of the others keep moving under load.
 static int
 s_pick_least_latency (sb_picker_t *self, uint64_t candidates, uint64_t now_ms)
@@ -342,7 +351,9 @@ s_pick_least_latency (sb_picker_t *self, uint64_t candidates, uint64_t now_ms)
         }
         if (ch->lat_known && (best < 0 || ch->lat_est < self->channels[best].lat_est)) best = i;
     }
+    if (self->picks_since_probe < UINT32_MAX) self->picks_since_probe++;
     if (probe >= 0) {
+        self->picks_since_probe = 0;
         self->channels[probe].probed = true;
         self->channels[probe].probe_at_ms = now_ms;
         return probe;

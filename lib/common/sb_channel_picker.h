@@ -43,15 +43,18 @@ typedef struct {
     sb_breaker_config_t breaker; // every channel's breaker (see sb_breaker.h)
     //  least_latency only. The estimate is an EWMA of time to first byte when the report
     //  has it (>= 0), else of total latency; report one or the other consistently.
-    double latency_alpha;          // weight of a new sample (default 0.3; (0,1])
-    uint64_t latency_half_life_ms; // an estimate this old keeps half its weight against
-                                   // the next sample, so a stale figure is quickly
-                                   // replaced (default 10000; > 0)
-    uint64_t latency_probe_ms;     // a channel with no sample for this long (or never)
-                                   // gets one request as a probe, again at most every
-                                   // latency_probe_ms until a sample arrives (default 15000)
-    double explore_epsilon;        // share of picks sent to a random non-best channel
-                                   // (default 0.05; [0, 0.5])
+    double latency_alpha;             // weight of a new sample (default 0.3; (0,1])
+    uint64_t latency_half_life_ms;    // an estimate this old keeps half its weight against
+                                      // the next sample, so a stale figure is quickly
+                                      // replaced (default 10000; > 0)
+    uint64_t latency_probe_ms;        // a channel with no sample for this long (or never)
+                                      // gets one request as a probe, again at most every
+                                      // latency_probe_ms until a sample arrives (default 15000)
+    uint32_t latency_probe_min_picks; // re-probes (not a never-measured channel's first)
+                                      // are at most one per this many picks, so they take
+                                      // at most 1/N of the traffic (default 20; >= 1)
+    double explore_epsilon;           // share of picks sent to a random non-best channel
+                                      // (default 0.05; [0, 0.5])
 } sb_picker_config_t;
 
 //  Fills `config` with the defaults listed above (breaker: sb_breaker_config_default).

@@ -410,8 +410,8 @@ typedef struct {
     sb_picker_t *p;
     uint64_t now;
     uint64_t gap_ms;
-    double base[4]; // ms
-    bool down[4];   // fails after 5 ms
+    double base[10]; // ms
+    bool down[10];   // fails after 5 ms
     s_pending_t pending[S_PENDING_MAX];
     int npending;
     int unavailable; // picks that returned -1
@@ -589,6 +589,36 @@ test_least_latency_no_epsilon (void)
 }
 
 static void
+test_least_latency_low_traffic (void)
+{
+    printf ("-- least_latency, 10 channels, 1 request/s: re-probes are rationed\n");
+    //  Every estimate but the best goes stale (15 s) between samples at this rate;
+    //  unrationed, the 9 stale channels would each be re-probed every 15 s (60%% of
+    //  traffic).
+    static s_sim_t sim;
+    memset (&sim, 0, sizeof (sim));
+    sim.p = sb_picker_new (SB_LB_LEAST_LATENCY, 21, NULL);
+    int c[10] = {0};
+    for (int i = 0; i < 10; i++) {
+        char name[8];
+        snprintf (name, sizeof (name), "c%d", i);
+        sb_picker_add_channel (sim.p, name, 1, 0);
+    }
+    sim.gap_ms = 1000;
+    for (int i = 0; i < 10; i++)
+        sim.base[i] = i == 2 ? 50 : 250;
+    s_run (&sim, 1200, c);
+    int others_min = 1200;
+    for (int i = 0; i < 10; i++)
+        if (i != 2 && c[i] < others_min) others_min = c[i];
+    double share = s_share (c, 2, 10);
+    CHECK (share >= 0.88, "20 minutes: the 50 ms channel gets %.1f%% of 1200 requests",
+           share * 100);
+    CHECK (others_min >= 2, "every other channel is still measured (fewest picks: %d)", others_min);
+    sb_picker_destroy (&sim.p);
+}
+
+static void
 test_no_allocations (void)
 {
     printf ("-- pick/report/cancel do not allocate\n");
@@ -629,6 +659,7 @@ main (void)
     test_least_latency ();
     test_least_latency_outage ();
     test_least_latency_no_epsilon ();
+    test_least_latency_low_traffic ();
     test_no_allocations ();
     printf ("%s: %d failure(s)\n", s_failed ? "FAILED" : "PASSED", s_failed);
     return s_failed ? 1 : 0;
