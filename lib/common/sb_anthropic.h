@@ -111,7 +111,7 @@ int sb_anthropic_response_to_openai (const char *body, size_t body_len, int64_t 
 typedef struct {
     int status;       //  HTTP status the gateway answers the client with
     bool failover;    //  another channel may succeed (transient or key-specific)
-    const char *type; //  OpenAI error.type (static)
+    const char *type; //  OpenAI error.type = sb_oai_error_type (status), static
     const char *code; //  OpenAI error.code (static)
 } sb_anthropic_error_map_t;
 
