@@ -7,6 +7,7 @@
 #include "sb_toon.h"
 
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,8 +71,10 @@ typedef struct s_field_s {
     size_t name_len;
     struct s_field_s *children;
     size_t nchildren;
-    bool all_prim; // scratch while classifying: every value in the column is a primitive
-    bool all_obj;  // scratch while classifying: every value is a non-empty object
+    const json_t **column; // scratch while classifying: the column's values, kept
+                           // while they are all objects (NULL otherwise)
+    bool all_prim;         // scratch while classifying: every value is a primitive
+    bool all_obj;          // scratch while classifying: every value is a non-empty object
 } s_field_t;
 
 typedef enum {
@@ -361,15 +364,61 @@ s_round_trips (double d, const char *digits, size_t n, int exp10)
     return strtod (tmp, NULL) == fabs (d);
 }
 
+//  Fast path for the usual few decimals (prices, scores, coordinates): the
+//  smallest k for which m = round(|d| * 10^k) gives m / 10^k == |d|. Both
+//  operands are exact (m < 10^15, k <= 15) and IEEE division rounds correctly,
+//  so equality means the k-decimal string reads back as d; below 10^15 no other
+//  string of that length does, so it is also the shortest, as JavaScript
+//  prints it. Returns 0 when this does not apply.
+static size_t
+s_few_decimals (double d, char *digits, int *exp10)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = fabs (d);
+    if (a < 1e-6 || a >= 1e15) return 0;
+    for (int k = 1; k <= 15; k++) {
+        double scaled = a * pow10[k];
+        if (scaled >= 1e15) return 0;
+        double m = floor (scaled + 0.5);
+        if (m / pow10[k] != a) continue;
+        char tmp[24];
+        size_t n = 0;
+        unsigned long long u = (unsigned long long)m;
+        do {
+            tmp[n++] = (char)('0' + (int)(u % 10));
+            u /= 10;
+        } while (u > 0);
+        for (size_t i = 0; i < n; i++)
+            digits[i] = tmp[n - 1 - i];
+        *exp10 = (int)n - 1 - k;
+        while (n > 1 && digits[n - 1] == '0')
+            n--;
+        return n;
+    }
+    return 0;
+}
+
 //  Shortest digits that read back as d, choosing the closest when several do:
 //  the digits JavaScript's Number.prototype.toString picks.
 static size_t
 s_shortest_digits (double d, char *digits, int *exp10)
 {
+    size_t n = s_few_decimals (d, digits, exp10);
+    if (n > 0) return n;
+    if (fabs (d) < DBL_MIN) {
+        //  Subnormals carry fewer significant bits, so the shortcut below does
+        //  not hold for them: search upwards from one digit.
+        for (int prec = 1; prec < 17; prec++) {
+            n = s_round_digits (d, prec, digits, exp10);
+            if (s_round_trips (d, digits, n, *exp10)) return n;
+        }
+        return s_round_digits (d, 17, digits, exp10);
+    }
     //  Up to 15 significant digits, rounding to 15 and dropping trailing zeros
-    //  already gives the shortest form (15 digits are finer than any double's
-    //  half-ulp), so only 16 and 17 need a second look.
-    size_t n = s_round_digits (d, 15, digits, exp10);
+    //  already gives the shortest form (15 digits are finer than a normal
+    //  double's half-ulp), so only 16 and 17 need a second look.
+    n = s_round_digits (d, 15, digits, exp10);
     if (s_round_trips (d, digits, n, *exp10)) return n;
     n = s_round_digits (d, 16, digits, exp10);
     if (s_round_trips (d, digits, n, *exp10)) return n;
@@ -496,6 +545,15 @@ s_iter_next (const json_t *obj, void *iter)
     return json_object_iter_next ((json_t *)obj, iter);
 }
 
+//  Keys are short: a plain loop beats a call to memcmp for them.
+static bool
+s_same_bytes (const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 //  Looks key up in obj, trying the entry at *iter first and advancing it on a
 //  hit. Rows almost always repeat the first row's key order, so this walks them
 //  without hashing; rows in another order fall back to the hash lookup.
@@ -503,8 +561,8 @@ static json_t *
 s_lookup (const json_t *obj, void **iter, const char *key, size_t key_len)
 {
     if (*iter) {
-        const char *k = json_object_iter_key (*iter);
-        if (json_object_iter_key_len (*iter) == key_len && memcmp (k, key, key_len) == 0) {
+        if (json_object_iter_key_len (*iter) == key_len &&
+            s_same_bytes (json_object_iter_key (*iter), key, key_len)) {
             json_t *v = json_object_iter_value (*iter);
             *iter = s_iter_next (obj, *iter);
             return v;
@@ -520,8 +578,10 @@ static void
 s_fields_free (s_field_t *fields, size_t n)
 {
     if (!fields) return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         s_fields_free (fields[i].children, fields[i].nchildren);
+        free (fields[i].column);
+    }
     free (fields);
 }
 
@@ -538,7 +598,6 @@ s_extract_fields (s_enc_t *e, const json_t *const *rows, size_t n, s_field_t **o
     size_t nk = json_object_size (first);
     if (nk == 0 || !s_enter (e)) return 0;
     s_field_t *fields = calloc (nk, sizeof *fields);
-    json_t const **column = NULL;
     if (!fields) {
         e->status = SB_TOON_ENOMEM;
         goto fail;
@@ -550,45 +609,46 @@ s_extract_fields (s_enc_t *e, const json_t *const *rows, size_t n, s_field_t **o
         fields[j].all_prim = true;
         fields[j].all_obj = true;
     }
-    //  One row-wise pass checks the key sets and classifies every column.
+    //  One row-wise pass checks the key sets, classifies every column and keeps
+    //  the values of object columns for the recursion below (walking the rows
+    //  again would cost as much again: the tree is mostly cache misses).
     for (size_t r = 0; r < n; r++) {
         const json_t *row = rows[r];
         if (json_object_size (row) != nk) goto fail;
         void *it = s_iter (row);
         for (j = 0; j < nk; j++) {
-            json_t *v = s_lookup (row, &it, fields[j].name, fields[j].name_len);
+            s_field_t *f = &fields[j];
+            const json_t *v = s_lookup (row, &it, f->name, f->name_len);
             if (!v) goto fail;
-            if (json_is_object (v)) {
-                fields[j].all_prim = false;
-                if (json_object_size (v) == 0) fields[j].all_obj = false;
+            if (json_is_object (v) && json_object_size (v) > 0 && f->all_obj) {
+                f->all_prim = false;
+                if (!f->column) {
+                    f->column = malloc (n * sizeof *f->column);
+                    if (!f->column) {
+                        e->status = SB_TOON_ENOMEM;
+                        goto fail;
+                    }
+                }
+                f->column[r] = v;
             } else {
-                fields[j].all_obj = false;
-                if (json_is_array (v)) fields[j].all_prim = false;
+                f->all_obj = false;
+                if (!s_is_primitive (v)) f->all_prim = false;
             }
-            if (!fields[j].all_prim && !fields[j].all_obj) goto fail;
+            if (!f->all_prim && !f->all_obj) goto fail;
         }
     }
     //  Object columns become nested field groups when their objects are uniform.
     for (j = 0; j < nk; j++) {
         if (fields[j].all_prim) continue;
-        if (!column) {
-            column = malloc (n * sizeof *column);
-            if (!column) {
-                e->status = SB_TOON_ENOMEM;
-                goto fail;
-            }
-        }
-        for (size_t r = 0; r < n; r++)
-            column[r] = json_object_getn (rows[r], fields[j].name, fields[j].name_len);
-        fields[j].nchildren = s_extract_fields (e, column, n, &fields[j].children);
+        fields[j].nchildren = s_extract_fields (e, fields[j].column, n, &fields[j].children);
+        free (fields[j].column);
+        fields[j].column = NULL;
         if (fields[j].nchildren == 0) goto fail;
     }
-    free (column);
     s_leave (e);
     *out = fields;
     return nk;
 fail:
-    free (column);
     s_fields_free (fields, nk);
     s_leave (e);
     return 0;
