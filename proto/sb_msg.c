@@ -19,8 +19,7 @@ typedef struct {
 } s_field_t;
 
 #define S_FIELD(kind, fname, maxsz) {K_##kind, 0, (maxsz), #fname},
-#define S_TABLE(T, n, num)                                                                         \
-    static s_field_t s_fields_##n[] = {SB_FIELDS_OF_##n (S_FIELD)};
+#define S_TABLE(T, n, num)          static s_field_t s_fields_##n[] = {SB_FIELDS_OF_##n (S_FIELD)};
 SB_MSG_LIST (S_TABLE)
 #undef S_TABLE
 #undef S_FIELD
@@ -64,8 +63,7 @@ static const s_type_t *
 s_type (sb_msg_type_t type)
 {
     pthread_once (&s_once, s_init_types);
-    if (type <= SB_MSG_NONE || type >= SB_MSG_MAX || !s_types[type].name)
-        return NULL;
+    if (type <= SB_MSG_NONE || type >= SB_MSG_MAX || !s_types[type].name) return NULL;
     return &s_types[type];
 }
 
@@ -79,7 +77,7 @@ sb_msg_type_name (sb_msg_type_t type)
 sb_bytes_t
 sb_bytes (const void *data, size_t size)
 {
-    sb_bytes_t b = {size ? (const char *) data : NULL, size};
+    sb_bytes_t b = {size ? (const char *)data : NULL, size};
     return b;
 }
 
@@ -104,8 +102,7 @@ sb_msg_writer_t *
 sb_msg_writer_new (void)
 {
     sb_msg_writer_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    if (!self) return NULL;
     msgpack_sbuffer_init (&self->buffer);
     msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
     return self;
@@ -114,8 +111,7 @@ sb_msg_writer_new (void)
 void
 sb_msg_writer_destroy (sb_msg_writer_t **self_p)
 {
-    if (!self_p || !*self_p)
-        return;
+    if (!self_p || !*self_p) return;
     msgpack_sbuffer_destroy (&(*self_p)->buffer);
     free (*self_p);
     *self_p = NULL;
@@ -129,41 +125,38 @@ int
 sb_msg_encode (sb_msg_writer_t *self, const sb_msg_t *msg, const void **data, size_t *size)
 {
     const s_type_t *t = s_type (msg->type);
-    if (!t)
-        return -1;
+    if (!t) return -1;
     if (self->buffer.alloc > S_WRITER_KEEP) {
         msgpack_sbuffer_destroy (&self->buffer);
         msgpack_sbuffer_init (&self->buffer);
-    }
-    else
+    } else
         msgpack_sbuffer_clear (&self->buffer);
 
     msgpack_packer *pk = &self->packer;
-    const char *base = (const char *) msg + t->msg_offset;
+    const char *base = (const char *)msg + t->msg_offset;
     int rc = msgpack_pack_array (pk, 2 + t->count);
     rc |= msgpack_pack_uint32 (pk, SB_PROTO_VERSION);
-    rc |= msgpack_pack_uint32 (pk, (uint32_t) msg->type);
+    rc |= msgpack_pack_uint32 (pk, (uint32_t)msg->type);
     for (size_t i = 0; i < t->count && rc == 0; i++) {
         const s_field_t *f = &t->fields[i];
         const void *p = base + f->offset;
         switch (f->kind) {
             case K_U64:
-                rc = msgpack_pack_uint64 (pk, *(const uint64_t *) p);
+                rc = msgpack_pack_uint64 (pk, *(const uint64_t *)p);
                 break;
             case K_I64:
-                rc = msgpack_pack_int64 (pk, *(const int64_t *) p);
+                rc = msgpack_pack_int64 (pk, *(const int64_t *)p);
                 break;
             case K_DBL:
-                rc = msgpack_pack_double (pk, *(const double *) p);
+                rc = msgpack_pack_double (pk, *(const double *)p);
                 break;
             case K_BOOL:
-                rc = *(const bool *) p ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
+                rc = *(const bool *)p ? msgpack_pack_true (pk) : msgpack_pack_false (pk);
                 break;
             case K_STR:
             case K_BIN: {
                 const sb_bytes_t *b = p;
-                if (b->size > f->max || (b->size && !b->data))
-                    return -1;
+                if (b->size > f->max || (b->size && !b->data)) return -1;
                 if (f->kind == K_STR)
                     rc = msgpack_pack_str_with_body (pk, b->data, b->size);
                 else
@@ -172,8 +165,7 @@ sb_msg_encode (sb_msg_writer_t *self, const sb_msg_t *msg, const void **data, si
             }
         }
     }
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     *data = self->buffer.data;
     *size = self->buffer.size;
     return 0;
@@ -183,8 +175,7 @@ static int
 s_fail (const char **why, const char *reason)
 {
     atomic_fetch_add (&s_decode_errors, 1);
-    if (why)
-        *why = reason;
+    if (why) *why = reason;
     return -1;
 }
 
@@ -196,25 +187,24 @@ s_read_field (const s_field_t *f, const msgpack_object *o, void *p, const char *
         case K_U64:
             if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return s_fail (why, "field is not an unsigned integer");
-            *(uint64_t *) p = o->via.u64;
+            *(uint64_t *)p = o->via.u64;
             return 0;
         case K_I64:
             if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
-                *(int64_t *) p = (int64_t) o->via.u64;
+                *(int64_t *)p = (int64_t)o->via.u64;
             else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                *(int64_t *) p = o->via.i64;
+                *(int64_t *)p = o->via.i64;
             else
                 return s_fail (why, "field is not an integer");
             return 0;
         case K_DBL:
             if (o->type != MSGPACK_OBJECT_FLOAT64 && o->type != MSGPACK_OBJECT_FLOAT32)
                 return s_fail (why, "field is not a float");
-            *(double *) p = o->via.f64;
+            *(double *)p = o->via.f64;
             return 0;
         case K_BOOL:
-            if (o->type != MSGPACK_OBJECT_BOOLEAN)
-                return s_fail (why, "field is not a boolean");
-            *(bool *) p = o->via.boolean;
+            if (o->type != MSGPACK_OBJECT_BOOLEAN) return s_fail (why, "field is not a boolean");
+            *(bool *)p = o->via.boolean;
             return 0;
         case K_STR:
         case K_BIN: {
@@ -222,15 +212,12 @@ s_read_field (const s_field_t *f, const msgpack_object *o, void *p, const char *
             if (f->kind == K_STR && o->type == MSGPACK_OBJECT_STR) {
                 b->data = o->via.str.size ? o->via.str.ptr : NULL;
                 b->size = o->via.str.size;
-            }
-            else if (f->kind == K_BIN && o->type == MSGPACK_OBJECT_BIN) {
+            } else if (f->kind == K_BIN && o->type == MSGPACK_OBJECT_BIN) {
                 b->data = o->via.bin.size ? o->via.bin.ptr : NULL;
                 b->size = o->via.bin.size;
-            }
-            else
+            } else
                 return s_fail (why, f->kind == K_STR ? "field is not a str" : "field is not a bin");
-            if (b->size > f->max)
-                return s_fail (why, "field over its maximum size");
+            if (b->size > f->max) return s_fail (why, "field over its maximum size");
             return 0;
         }
     }
@@ -241,10 +228,8 @@ int
 sb_msg_decode (const void *data, size_t size, sb_msg_t *msg, const char **why)
 {
     memset (msg, 0, sizeof *msg);
-    if (!data || size == 0)
-        return s_fail (why, "empty frame");
-    if (size > SB_MAX_BODY + (1u << 20))
-        return s_fail (why, "frame too large");
+    if (!data || size == 0) return s_fail (why, "empty frame");
+    if (size > SB_MAX_BODY + (1u << 20)) return s_fail (why, "frame too large");
 
     //  msgpack_unpack_next keeps str/bin objects pointing into `data`, so only the
     //  object tree (a few hundred bytes) lives in its zone, freed below.
@@ -275,7 +260,7 @@ sb_msg_decode (const void *data, size_t size, sb_msg_t *msg, const char **why)
         s_fail (why, "unknown message type");
         goto cleanup;
     }
-    const s_type_t *t = s_type ((sb_msg_type_t) items[1].via.u64);
+    const s_type_t *t = s_type ((sb_msg_type_t)items[1].via.u64);
     if (!t) {
         s_fail (why, "unknown message type");
         goto cleanup;
@@ -285,8 +270,8 @@ sb_msg_decode (const void *data, size_t size, sb_msg_t *msg, const char **why)
         s_fail (why, "wrong field count");
         goto cleanup;
     }
-    msg->type = (sb_msg_type_t) items[1].via.u64;
-    char *base = (char *) msg + t->msg_offset;
+    msg->type = (sb_msg_type_t)items[1].via.u64;
+    char *base = (char *)msg + t->msg_offset;
     for (size_t i = 0; i < t->count; i++)
         if (s_read_field (&t->fields[i], &items[2 + i], base + t->fields[i].offset, why) != 0)
             goto cleanup;
@@ -294,7 +279,6 @@ sb_msg_decode (const void *data, size_t size, sb_msg_t *msg, const char **why)
 
 cleanup:
     msgpack_unpacked_destroy (&result);
-    if (rc != 0)
-        msg->type = SB_MSG_NONE;
+    if (rc != 0) msg->type = SB_MSG_NONE;
     return rc;
 }

@@ -17,10 +17,10 @@
 
 #define SB_PROTO_VERSION 1
 
-#define SB_MAX_NAME  256              // names: keys, groups, models, channels
-#define SB_MAX_TEXT  4096             // short texts: errors, trace ids, headers
-#define SB_MAX_BODY  (64u << 20)      // HTTP bodies and JSON documents
-#define SB_MAX_CHUNK (16u << 20)      // one streamed piece
+#define SB_MAX_NAME  256         // names: keys, groups, models, channels
+#define SB_MAX_TEXT  4096        // short texts: errors, trace ids, headers
+#define SB_MAX_BODY  (64u << 20) // HTTP bodies and JSON documents
+#define SB_MAX_CHUNK (16u << 20) // one streamed piece
 
 typedef struct {
     const char *data; // not NUL-terminated; NULL when size == 0
@@ -32,16 +32,16 @@ typedef struct {
 
 //  ingress → router: a chat completion to serve.
 #define SB_CHAT_FIELDS(F)                                                                          \
-    F (U64, id, 0)                    /* ingress request id: slot + generation */                \
-    F (STR, key_name, SB_MAX_NAME)    /* the API key's name, never its secret */                 \
-    F (STR, group, SB_MAX_NAME)       /* model group chosen by ingress */                         \
-    F (STR, model, SB_MAX_NAME)       /* model as the client named it */                          \
-    F (BOOL, stream, 0)               /* client asked for SSE */                                  \
-    F (BOOL, include_usage, 0)        /* client asked stream_options.include_usage */            \
-    F (BIN, body, SB_MAX_BODY)        /* the client's JSON body, as received */                  \
-    F (U64, deadline_ms, 0)           /* wall-clock ms after which the answer is useless */      \
-    F (STR, trace_id, SB_MAX_TEXT)    /* x-request-id */                                          \
-    F (U64, received_us, 0)           /* when ingress had the whole request (realtime µs) */
+    F (U64, id, 0)                 /* ingress request id: slot + generation */                     \
+    F (STR, key_name, SB_MAX_NAME) /* the API key's name, never its secret */                      \
+    F (STR, group, SB_MAX_NAME)    /* model group chosen by ingress */                             \
+    F (STR, model, SB_MAX_NAME)    /* model as the client named it */                              \
+    F (BOOL, stream, 0)            /* client asked for SSE */                                      \
+    F (BOOL, include_usage, 0)     /* client asked stream_options.include_usage */                 \
+    F (BIN, body, SB_MAX_BODY)     /* the client's JSON body, as received */                       \
+    F (U64, deadline_ms, 0)        /* wall-clock ms after which the answer is useless */           \
+    F (STR, trace_id, SB_MAX_TEXT) /* x-request-id */                                              \
+    F (U64, received_us, 0)        /* when ingress had the whole request (realtime µs) */
 
 //  router → ingress: one piece of a streamed response, in order (seq from 0).
 //  The first CHUNK of a request means "200, text/event-stream".
@@ -55,16 +55,16 @@ typedef struct {
 //  to write (may be empty) and status is informational.
 #define SB_END_FIELDS(F)                                                                           \
     F (U64, id, 0)                                                                                 \
-    F (U64, status, 0)                /* HTTP status for the client */                           \
+    F (U64, status, 0) /* HTTP status for the client */                                            \
     F (BIN, body, SB_MAX_BODY)                                                                     \
-    F (STR, headers, SB_MAX_TEXT)     /* extra response headers, "Name: value\r\n" lines */      \
-    F (STR, channel, SB_MAX_NAME)     /* channel that answered (or last tried) */                \
+    F (STR, headers, SB_MAX_TEXT) /* extra response headers, "Name: value\r\n" lines */            \
+    F (STR, channel, SB_MAX_NAME) /* channel that answered (or last tried) */                      \
     F (U64, attempts, 0)                                                                           \
     F (U64, prompt_tokens, 0)                                                                      \
     F (U64, completion_tokens, 0)                                                                  \
-    F (U64, upstream_us, 0)           /* request sent → last byte received */                    \
-    F (U64, ttfb_us, 0)               /* request sent → first byte received */                   \
-    F (STR, error, SB_MAX_TEXT)       /* what went wrong, empty on success */
+    F (U64, upstream_us, 0)     /* request sent → last byte received */                          \
+    F (U64, ttfb_us, 0)         /* request sent → first byte received */                         \
+    F (STR, error, SB_MAX_TEXT) /* what went wrong, empty on success */
 
 //  either way: the client went away (ingress → router) or the request is dropped.
 #define SB_CANCEL_FIELDS(F) F (U64, id, 0)
@@ -81,14 +81,14 @@ typedef struct {
 #define SB_VALIDATE_JOB_FIELDS(F)                                                                  \
     F (U64, job_id, 0)                                                                             \
     F (U64, deadline_ms, 0)                                                                        \
-    F (U64, mode, 0)                  /* 1 validate_only, 2 auto_fix */                          \
+    F (U64, mode, 0) /* 1 validate_only, 2 auto_fix */                                             \
     F (BIN, tools, SB_MAX_BODY)                                                                    \
     F (BIN, calls, SB_MAX_BODY)
 
 //  validator → router: calls as they should be released, and the report (JSON).
 #define SB_VALIDATE_RESULT_FIELDS(F)                                                               \
     F (U64, job_id, 0)                                                                             \
-    F (U64, status, 0)                /* 0 ok, 1 engine unavailable (pass-through) */            \
+    F (U64, status, 0) /* 0 ok, 1 engine unavailable (pass-through) */                             \
     F (BIN, calls, SB_MAX_BODY)                                                                    \
     F (BIN, report, SB_MAX_BODY)
 
@@ -96,18 +96,18 @@ typedef struct {
 #define SB_TOON_JOB_FIELDS(F)                                                                      \
     F (U64, job_id, 0)                                                                             \
     F (U64, deadline_ms, 0)                                                                        \
-    F (U64, mode, 0)                  /* 1 tool_results, 2 full */                               \
+    F (U64, mode, 0) /* 1 tool_results, 2 full */                                                  \
     F (BIN, body, SB_MAX_BODY)
 
 #define SB_TOON_RESULT_FIELDS(F)                                                                   \
     F (U64, job_id, 0)                                                                             \
-    F (U64, status, 0)                /* 0 rewritten, 1 unchanged, 2 error */                    \
+    F (U64, status, 0) /* 0 rewritten, 1 unchanged, 2 error */                                     \
     F (BIN, body, SB_MAX_BODY)                                                                     \
     F (U64, bytes_saved, 0)
 
 //  any service → logger: one record (JSON document) for a stream in Redis.
 #define SB_LOG_EVENT_FIELDS(F)                                                                     \
-    F (STR, kind, SB_MAX_NAME)        /* "request", "chunk", "autofix", ... */                   \
+    F (STR, kind, SB_MAX_NAME) /* "request", "chunk", "autofix", ... */                            \
     F (STR, request_id, SB_MAX_TEXT)                                                               \
     F (U64, ts_us, 0)                                                                              \
     F (BIN, data, SB_MAX_BODY)
@@ -139,7 +139,7 @@ typedef struct {
     M (TOON_RESULT, toon_result, 10)                                                               \
     M (LOG_EVENT, log_event, 11)                                                                   \
     M (METRICS, metrics, 12)                                                                       \
-    M (CONFIG, config, 13)
+    M (CONFIG, config_update, 13)
 
 typedef enum {
     SB_MSG_NONE = 0,
@@ -149,12 +149,12 @@ typedef enum {
         SB_MSG_MAX
 } sb_msg_type_t;
 
-#define SB_CTYPE_U64  uint64_t
-#define SB_CTYPE_I64  int64_t
-#define SB_CTYPE_DBL  double
-#define SB_CTYPE_BOOL bool
-#define SB_CTYPE_STR  sb_bytes_t
-#define SB_CTYPE_BIN  sb_bytes_t
+#define SB_CTYPE_U64                   uint64_t
+#define SB_CTYPE_I64                   int64_t
+#define SB_CTYPE_DBL                   double
+#define SB_CTYPE_BOOL                  bool
+#define SB_CTYPE_STR                   sb_bytes_t
+#define SB_CTYPE_BIN                   sb_bytes_t
 #define SB_FIELD_DECL(kind, name, max) SB_CTYPE_##kind name;
 
 #define SB_FIELDS_OF_chat            SB_CHAT_FIELDS
@@ -169,7 +169,7 @@ typedef enum {
 #define SB_FIELDS_OF_toon_result     SB_TOON_RESULT_FIELDS
 #define SB_FIELDS_OF_log_event       SB_LOG_EVENT_FIELDS
 #define SB_FIELDS_OF_metrics         SB_METRICS_FIELDS
-#define SB_FIELDS_OF_config          SB_CONFIG_FIELDS
+#define SB_FIELDS_OF_config_update   SB_CONFIG_FIELDS
 
 #define S_STRUCT(T, n, num)                                                                        \
     typedef struct {                                                                               \

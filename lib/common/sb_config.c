@@ -51,14 +51,12 @@ s_string_list (const json_t *arr, char ***out, size_t *count, const char *where,
 {
     *out = NULL;
     *count = 0;
-    if (!arr)
-        return 0;
+    if (!arr) return 0;
     if (!json_is_array (arr))
         return s_error (err, err_size, "%s must be an array of strings", where);
     size_t n = json_array_size (arr);
     *out = calloc (n ? n : 1, sizeof (char *));
-    if (!*out)
-        return s_error (err, err_size, "out of memory");
+    if (!*out) return s_error (err, err_size, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get (arr, i);
         if (!json_is_string (v))
@@ -75,19 +73,16 @@ s_pairs (const json_t *obj, sb_pair_t **out, size_t *count, const char *where, c
 {
     *out = NULL;
     *count = 0;
-    if (!obj)
-        return 0;
+    if (!obj) return 0;
     if (!json_is_object (obj))
         return s_error (err, err_size, "%s must be an object of strings", where);
     *out = calloc (json_object_size (obj) + 1, sizeof (sb_pair_t));
-    if (!*out)
-        return s_error (err, err_size, "out of memory");
+    if (!*out) return s_error (err, err_size, "out of memory");
     const char *k;
     json_t *v;
-    json_object_foreach ((json_t *) obj, k, v)
+    json_object_foreach ((json_t *)obj, k, v)
     {
-        if (!json_is_string (v))
-            return s_error (err, err_size, "%s.%s must be a string", where, k);
+        if (!json_is_string (v)) return s_error (err, err_size, "%s.%s must be a string", where, k);
         (*out)[*count].from = strdup (k);
         (*out)[*count].to = strdup (json_string_value (v));
         (*count)++;
@@ -100,26 +95,24 @@ s_uint (const json_t *obj, const char *field, uint32_t *out, uint32_t max, const
         char *err, size_t err_size)
 {
     const json_t *v = json_object_get (obj, field);
-    if (!v || json_is_null (v))
-        return 0;
+    if (!v || json_is_null (v)) return 0;
     if (!json_is_integer (v) || json_integer_value (v) < 0 || json_integer_value (v) > max)
         return s_error (err, err_size, "%s.%s must be an integer from 0 to %u", where, field, max);
-    *out = (uint32_t) json_integer_value (v);
+    *out = (uint32_t)json_integer_value (v);
     return 0;
 }
 
 static int
 s_timeouts (const json_t *obj, sb_timeouts_t *t, const char *where, char *err, size_t err_size)
 {
-    if (!obj)
-        return 0;
+    if (!obj) return 0;
     if (!json_is_object (obj))
         return s_error (err, err_size, "%s.timeouts must be an object", where);
     const uint32_t day = 86400000u;
-    if (s_uint (obj, "connect_ms", &t->connect_ms, day, where, err, err_size)
-        || s_uint (obj, "first_byte_ms", &t->first_byte_ms, day, where, err, err_size)
-        || s_uint (obj, "idle_ms", &t->idle_ms, day, where, err, err_size)
-        || s_uint (obj, "total_ms", &t->total_ms, day, where, err, err_size))
+    if (s_uint (obj, "connect_ms", &t->connect_ms, day, where, err, err_size) ||
+        s_uint (obj, "first_byte_ms", &t->first_byte_ms, day, where, err, err_size) ||
+        s_uint (obj, "idle_ms", &t->idle_ms, day, where, err, err_size) ||
+        s_uint (obj, "total_ms", &t->total_ms, day, where, err, err_size))
         return -1;
     return 0;
 }
@@ -131,15 +124,14 @@ s_parse_channel (const json_t *c, sb_channel_t *ch, size_t index, char *err, siz
     if (!json_is_object (c))
         return s_error (err, err_size, "channels[%zu] must be an object", index);
     const char *name = s_get_string (c, "name", NULL);
-    if (!name || !*name)
-        return s_error (err, err_size, "channels[%zu].name is required", index);
+    if (!name || !*name) return s_error (err, err_size, "channels[%zu].name is required", index);
     snprintf (where, sizeof where, "channels[%s]", name);
     ch->name = strdup (name);
     const char *type = s_get_string (c, "type", "openai");
     if (strcmp (type, "anthropic") == 0)
         ch->type = SB_CHANNEL_ANTHROPIC;
-    else if (strcmp (type, "openai") == 0 || strcmp (type, "openai_compatible") == 0
-             || strcmp (type, "openai-compatible") == 0 || strcmp (type, "custom") == 0)
+    else if (strcmp (type, "openai") == 0 || strcmp (type, "openai_compatible") == 0 ||
+             strcmp (type, "openai-compatible") == 0 || strcmp (type, "custom") == 0)
         ch->type = SB_CHANNEL_OPENAI;
     else
         return s_error (err, err_size, "%s.type: unknown type \"%s\"", where, type);
@@ -155,16 +147,16 @@ s_parse_channel (const json_t *c, sb_channel_t *ch, size_t index, char *err, siz
                        err_size))
         return -1;
     uint32_t weight = 1, priority = 1;
-    if (s_uint (c, "weight", &weight, 1000000, where, err, err_size)
-        || s_uint (c, "priority", &priority, 1000000, where, err, err_size))
+    if (s_uint (c, "weight", &weight, 1000000, where, err, err_size) ||
+        s_uint (c, "priority", &priority, 1000000, where, err, err_size))
         return -1;
-    ch->weight = weight ? (int) weight : 1;
-    ch->priority = (int) priority;
-    if (s_pairs (json_object_get (c, "model_map"), &ch->model_map, &ch->model_map_count, where,
-                 err, err_size)
-        || s_pairs (json_object_get (c, "headers"), &ch->headers, &ch->header_count, where, err,
-                    err_size)
-        || s_timeouts (json_object_get (c, "timeouts"), &ch->timeouts, where, err, err_size))
+    ch->weight = weight ? (int)weight : 1;
+    ch->priority = (int)priority;
+    if (s_pairs (json_object_get (c, "model_map"), &ch->model_map, &ch->model_map_count, where, err,
+                 err_size) ||
+        s_pairs (json_object_get (c, "headers"), &ch->headers, &ch->header_count, where, err,
+                 err_size) ||
+        s_timeouts (json_object_get (c, "timeouts"), &ch->timeouts, where, err, err_size))
         return -1;
     return 0;
 }
@@ -173,8 +165,7 @@ static ssize_t
 s_channel_index (const sb_config_t *self, const char *name)
 {
     for (size_t i = 0; i < self->channel_count; i++)
-        if (strcmp (self->channels[i].name, name) == 0)
-            return (ssize_t) i;
+        if (strcmp (self->channels[i].name, name) == 0) return (ssize_t)i;
     return -1;
 }
 
@@ -184,8 +175,7 @@ s_enum (const json_t *g, const char *field, const char *const *names, int count,
 {
     const json_t *v = json_object_get (g, field);
     *out = fallback;
-    if (!v || json_is_null (v))
-        return 0;
+    if (!v || json_is_null (v)) return 0;
     const char *s = json_string_value (v);
     for (int i = 0; s && i < count; i++)
         if (strcmp (s, names[i]) == 0) {
@@ -212,15 +202,14 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
     if (!json_is_array (chans) || json_array_size (chans) == 0)
         return s_error (err, err_size, "%s.channels must list at least one channel", where);
     grp->channels = calloc (json_array_size (chans), sizeof (size_t));
-    if (!grp->channels)
-        return s_error (err, err_size, "out of memory");
+    if (!grp->channels) return s_error (err, err_size, "out of memory");
     for (size_t i = 0; i < json_array_size (chans); i++) {
         const char *cn = json_string_value (json_array_get (chans, i));
         ssize_t ci = cn ? s_channel_index (self, cn) : -1;
         if (ci < 0)
             return s_error (err, err_size, "%s.channels[%zu]: no channel named \"%s\"", where, i,
                             cn ? cn : "?");
-        grp->channels[grp->channel_count++] = (size_t) ci;
+        grp->channels[grp->channel_count++] = (size_t)ci;
     }
     if (s_string_list (json_object_get (g, "models"), &grp->models, &grp->model_count, where, err,
                        err_size))
@@ -233,8 +222,7 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
     grp->strategy = strdup (strategies[strategy]);
 
     uint32_t timeout_s = 60;
-    if (s_uint (g, "timeout_seconds", &timeout_s, 86400, where, err, err_size))
-        return -1;
+    if (s_uint (g, "timeout_seconds", &timeout_s, 86400, where, err, err_size)) return -1;
     grp->timeouts.total_ms = timeout_s * 1000u;
     if (s_timeouts (json_object_get (g, "timeouts"), &grp->timeouts, where, err, err_size))
         return -1;
@@ -246,25 +234,22 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
     if (s_enum (g, "tool_validation_mode", tool_modes, 3, grp->tool_validation ? 2 : 0, &mode,
                 where, err, err_size))
         return -1;
-    grp->tool_mode = grp->tool_validation ? (sb_tool_mode_t) mode : SB_TOOLS_DISABLED;
+    grp->tool_mode = grp->tool_validation ? (sb_tool_mode_t)mode : SB_TOOLS_DISABLED;
 
     static const char *const toon_modes[] = {"disabled", "tool_results", "full"};
     int toon;
-    if (s_enum (g, "toon_optimization", toon_modes, 3, 0, &toon, where, err, err_size))
-        return -1;
-    grp->toon = (sb_toon_mode_t) toon;
+    if (s_enum (g, "toon_optimization", toon_modes, 3, 0, &toon, where, err, err_size)) return -1;
+    grp->toon = (sb_toon_mode_t)toon;
 
     static const char *const billing[] = {"token_based", "request_based", "cost_multiplier"};
     int bill;
-    if (s_enum (g, "billing_mode", billing, 3, 0, &bill, where, err, err_size))
-        return -1;
-    grp->billing = (sb_billing_t) bill;
+    if (s_enum (g, "billing_mode", billing, 3, 0, &bill, where, err, err_size)) return -1;
+    grp->billing = (sb_billing_t)bill;
     const json_t *mult = json_object_get (g, "cost_multiplier");
     grp->cost_multiplier = json_is_number (mult) ? json_number_value (mult) : 1.0;
 
     uint32_t attempts = 3;
-    if (s_uint (g, "max_attempts", &attempts, 16, where, err, err_size))
-        return -1;
+    if (s_uint (g, "max_attempts", &attempts, 16, where, err, err_size)) return -1;
     grp->max_attempts = attempts ? attempts : 1;
     return 0;
 }
@@ -273,15 +258,14 @@ static ssize_t
 s_group_index (const sb_config_t *self, const char *name)
 {
     for (size_t i = 0; i < self->group_count; i++)
-        if (strcmp (self->groups[i].name, name) == 0)
-            return (ssize_t) i;
+        if (strcmp (self->groups[i].name, name) == 0) return (ssize_t)i;
     return -1;
 }
 
 static void
 s_hash_secret (const char *secret, size_t len, unsigned char out[32])
 {
-    SHA256 ((const unsigned char *) secret, len, out);
+    SHA256 ((const unsigned char *)secret, len, out);
 }
 
 static int
@@ -291,8 +275,7 @@ s_parse_key (sb_config_t *self, const json_t *k, sb_key_t *key, size_t index, ch
     if (!json_is_object (k))
         return s_error (err, err_size, "api_keys[%zu] must be an object", index);
     const char *name = s_get_string (k, "name", NULL);
-    if (!name || !*name)
-        return s_error (err, err_size, "api_keys[%zu].name is required", index);
+    if (!name || !*name) return s_error (err, err_size, "api_keys[%zu].name is required", index);
     key->name = strdup (name);
     //  A plain "key" (seed files) is hashed here; admin snapshots carry "key_sha256".
     const char *secret = s_get_string (k, "key", NULL);
@@ -304,28 +287,26 @@ s_parse_key (sb_config_t *self, const json_t *k, sb_key_t *key, size_t index, ch
             unsigned int byte;
             if (sscanf (hex + 2 * i, "%2x", &byte) != 1)
                 return s_error (err, err_size, "api_keys[%s].key_sha256 is not hex", name);
-            key->hash[i] = (unsigned char) byte;
+            key->hash[i] = (unsigned char)byte;
         }
-    }
-    else
+    } else
         return s_error (err, err_size, "api_keys[%s].key is required", name);
 
     const json_t *groups = json_object_get (k, "model_groups");
     if (!json_is_array (groups) || json_array_size (groups) == 0)
         return s_error (err, err_size, "api_keys[%s].model_groups must list a group", name);
     key->groups = calloc (json_array_size (groups), sizeof (size_t));
-    if (!key->groups)
-        return s_error (err, err_size, "out of memory");
+    if (!key->groups) return s_error (err, err_size, "out of memory");
     for (size_t i = 0; i < json_array_size (groups); i++) {
         const char *gn = json_string_value (json_array_get (groups, i));
         ssize_t gi = gn ? s_group_index (self, gn) : -1;
         if (gi < 0)
             return s_error (err, err_size, "api_keys[%s].model_groups[%zu]: no group \"%s\"", name,
                             i, gn ? gn : "?");
-        key->groups[key->group_count++] = (size_t) gi;
+        key->groups[key->group_count++] = (size_t)gi;
     }
-    if (s_uint (k, "rpm", &key->rpm, 100000000, "api_keys", err, err_size)
-        || s_uint (k, "tpm", &key->tpm, 4000000000u, "api_keys", err, err_size))
+    if (s_uint (k, "rpm", &key->rpm, 100000000, "api_keys", err, err_size) ||
+        s_uint (k, "tpm", &key->tpm, 4000000000u, "api_keys", err, err_size))
         return -1;
     return 0;
 }
@@ -333,7 +314,7 @@ s_parse_key (sb_config_t *self, const json_t *k, sb_key_t *key, size_t index, ch
 static int
 s_key_cmp (const void *a, const void *b)
 {
-    return memcmp (((const sb_key_t *) a)->hash, ((const sb_key_t *) b)->hash, 32);
+    return memcmp (((const sb_key_t *)a)->hash, ((const sb_key_t *)b)->hash, 32);
 }
 
 sb_config_t *
@@ -344,8 +325,7 @@ sb_config_from_json (const json_t *root, char *err, size_t err_size)
         return NULL;
     }
     sb_config_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    if (!self) return NULL;
     self->root = json_deep_copy (root);
 
     const json_t *channels = json_object_get (root, "channels");
@@ -366,13 +346,12 @@ sb_config_from_json (const json_t *root, char *err, size_t err_size)
     self->channels = calloc (json_array_size (channels) + 1, sizeof (sb_channel_t));
     self->groups = calloc (json_array_size (groups) + 1, sizeof (sb_group_t));
     self->keys = calloc (json_array_size (keys) + 1, sizeof (sb_key_t));
-    if (!self->channels || !self->groups || !self->keys)
-        goto fail;
+    if (!self->channels || !self->groups || !self->keys) goto fail;
     for (size_t i = 0; i < json_array_size (channels); i++) {
         self->channel_count++;
         if (s_parse_channel (json_array_get (channels, i), &self->channels[i], i, err, err_size))
             goto fail;
-        if (s_channel_index (self, self->channels[i].name) != (ssize_t) i) {
+        if (s_channel_index (self, self->channels[i].name) != (ssize_t)i) {
             s_error (err, err_size, "channels: duplicate name \"%s\"", self->channels[i].name);
             goto fail;
         }
@@ -381,7 +360,7 @@ sb_config_from_json (const json_t *root, char *err, size_t err_size)
         self->group_count++;
         if (s_parse_group (self, json_array_get (groups, i), &self->groups[i], i, err, err_size))
             goto fail;
-        if (s_group_index (self, self->groups[i].name) != (ssize_t) i) {
+        if (s_group_index (self, self->groups[i].name) != (ssize_t)i) {
             s_error (err, err_size, "model_groups: duplicate name \"%s\"", self->groups[i].name);
             goto fail;
         }
@@ -455,15 +434,13 @@ s_free_pairs (sb_pair_t *pairs, size_t n)
 void
 sb_config_destroy (sb_config_t **self_p)
 {
-    if (!self_p || !*self_p)
-        return;
+    if (!self_p || !*self_p) return;
     sb_config_t *self = *self_p;
     for (size_t i = 0; self->channels && i < self->channel_count; i++) {
         sb_channel_t *c = &self->channels[i];
         free (c->name);
         free (c->base_url);
-        if (c->api_key)
-            OPENSSL_cleanse (c->api_key, strlen (c->api_key));
+        if (c->api_key) OPENSSL_cleanse (c->api_key, strlen (c->api_key));
         free (c->api_key);
         s_free_list (c->models, c->model_count);
         s_free_pairs (c->model_map, c->model_map_count);
@@ -528,8 +505,7 @@ const sb_group_t *
 sb_config_group_by_name (const sb_config_t *self, const char *name, size_t len)
 {
     for (size_t i = 0; i < self->group_count; i++)
-        if (s_eq (self->groups[i].name, name, len))
-            return &self->groups[i];
+        if (s_eq (self->groups[i].name, name, len)) return &self->groups[i];
     return NULL;
 }
 
@@ -565,14 +541,11 @@ sb_config_key_by_secret (const sb_config_t *self, const char *secret, size_t len
 bool
 sb_channel_serves (const sb_channel_t *channel, const char *model, size_t len)
 {
-    if (channel->model_count == 0)
-        return true;
+    if (channel->model_count == 0) return true;
     for (size_t i = 0; i < channel->model_count; i++)
-        if (s_eq (channel->models[i], model, len))
-            return true;
+        if (s_eq (channel->models[i], model, len)) return true;
     for (size_t i = 0; i < channel->model_map_count; i++)
-        if (s_eq (channel->model_map[i].from, model, len))
-            return true;
+        if (s_eq (channel->model_map[i].from, model, len)) return true;
     return false;
 }
 
@@ -580,8 +553,7 @@ const char *
 sb_channel_map_model (const sb_channel_t *channel, const char *model)
 {
     for (size_t i = 0; i < channel->model_map_count; i++)
-        if (strcmp (channel->model_map[i].from, model) == 0)
-            return channel->model_map[i].to;
+        if (strcmp (channel->model_map[i].from, model) == 0) return channel->model_map[i].to;
     return model;
 }
 
@@ -591,14 +563,12 @@ sb_config_resolve_model (const sb_config_t *self, const sb_key_t *key, const cha
 {
     for (size_t i = 0; i < key->group_count; i++) {
         const sb_group_t *g = &self->groups[key->groups[i]];
-        if (s_eq (g->name, model, len))
-            return g;
+        if (s_eq (g->name, model, len)) return g;
     }
     for (size_t i = 0; i < key->group_count; i++) {
         const sb_group_t *g = &self->groups[key->groups[i]];
         for (size_t m = 0; m < g->model_count; m++)
-            if (s_eq (g->models[m], model, len))
-                return g;
+            if (s_eq (g->models[m], model, len)) return g;
     }
     return NULL;
 }

@@ -15,7 +15,11 @@
 typedef struct _sb_config_t sb_config_t;
 
 typedef enum { SB_CHANNEL_OPENAI = 1, SB_CHANNEL_ANTHROPIC = 2 } sb_channel_type_t;
-typedef enum { SB_TOOLS_DISABLED = 0, SB_TOOLS_VALIDATE_ONLY = 1, SB_TOOLS_AUTO_FIX = 2 } sb_tool_mode_t;
+typedef enum {
+    SB_TOOLS_DISABLED = 0,
+    SB_TOOLS_VALIDATE_ONLY = 1,
+    SB_TOOLS_AUTO_FIX = 2
+} sb_tool_mode_t;
 typedef enum { SB_TOON_DISABLED = 0, SB_TOON_TOOL_RESULTS = 1, SB_TOON_FULL = 2 } sb_toon_mode_t;
 typedef enum { SB_BILL_TOKENS = 0, SB_BILL_REQUESTS = 1, SB_BILL_MULTIPLIER = 2 } sb_billing_t;
 
@@ -52,7 +56,7 @@ typedef struct {
     size_t channel_count;
     char **models;
     size_t model_count;
-    char *strategy; // round_robin | weighted | random | least_latency
+    char *strategy;         // round_robin | weighted | random | least_latency
     sb_timeouts_t timeouts; // from timeout_seconds (total) + optional "timeouts"
     bool tool_validation;
     sb_tool_mode_t tool_mode;

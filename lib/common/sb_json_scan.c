@@ -13,8 +13,7 @@ typedef struct {
 static int
 s_fail (s_scan_t *s, const char *why)
 {
-    if (!s->why)
-        s->why = why;
+    if (!s->why) s->why = why;
     return -1;
 }
 
@@ -38,41 +37,37 @@ s_string (s_scan_t *s)
 {
     s->p++; // opening quote
     while (s->p < s->end) {
-        unsigned char c = (unsigned char) *s->p;
+        unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
             s->p++;
             return 0;
         }
         if (c == '\\') {
-            if (s->p + 1 >= s->end)
-                return s_fail (s, "unterminated string");
+            if (s->p + 1 >= s->end) return s_fail (s, "unterminated string");
             char e = s->p[1];
             if (e == 'u') {
-                if (s->end - s->p < 6 || !s_hex (s->p[2]) || !s_hex (s->p[3]) || !s_hex (s->p[4])
-                    || !s_hex (s->p[5]))
+                if (s->end - s->p < 6 || !s_hex (s->p[2]) || !s_hex (s->p[3]) || !s_hex (s->p[4]) ||
+                    !s_hex (s->p[5]))
                     return s_fail (s, "bad \\u escape");
                 s->p += 6;
-            }
-            else if (strchr ("\"\\/bfnrt", e) && e) {
+            } else if (strchr ("\"\\/bfnrt", e) && e) {
                 s->p += 2;
-            }
-            else
+            } else
                 return s_fail (s, "bad escape in string");
             continue;
         }
-        if (c < 0x20)
-            return s_fail (s, "control character in string");
+        if (c < 0x20) return s_fail (s, "control character in string");
         if (c < 0x80) {
             s->p++;
             continue;
         }
-        int extra = (c >= 0xc2 && c <= 0xdf) ? 1 : (c >= 0xe0 && c <= 0xef) ? 2
-                                                : (c >= 0xf0 && c <= 0xf4) ? 3
-                                                                           : -1;
-        if (extra < 0 || s->end - s->p <= extra)
-            return s_fail (s, "invalid UTF-8 in string");
+        int extra = (c >= 0xc2 && c <= 0xdf)   ? 1
+                    : (c >= 0xe0 && c <= 0xef) ? 2
+                    : (c >= 0xf0 && c <= 0xf4) ? 3
+                                               : -1;
+        if (extra < 0 || s->end - s->p <= extra) return s_fail (s, "invalid UTF-8 in string");
         for (int i = 1; i <= extra; i++)
-            if (((unsigned char) s->p[i] & 0xc0) != 0x80)
+            if (((unsigned char)s->p[i] & 0xc0) != 0x80)
                 return s_fail (s, "invalid UTF-8 in string");
         s->p += extra + 1;
     }
@@ -83,10 +78,8 @@ static int
 s_number (s_scan_t *s)
 {
     const char *p = s->p;
-    if (p < s->end && *p == '-')
-        p++;
-    if (p >= s->end)
-        return s_fail (s, "bad number");
+    if (p < s->end && *p == '-') p++;
+    if (p >= s->end) return s_fail (s, "bad number");
     if (*p == '0')
         p++;
     else if (*p >= '1' && *p <= '9')
@@ -96,17 +89,14 @@ s_number (s_scan_t *s)
         return s_fail (s, "bad number");
     if (p < s->end && *p == '.') {
         p++;
-        if (p >= s->end || *p < '0' || *p > '9')
-            return s_fail (s, "bad number");
+        if (p >= s->end || *p < '0' || *p > '9') return s_fail (s, "bad number");
         while (p < s->end && *p >= '0' && *p <= '9')
             p++;
     }
     if (p < s->end && (*p == 'e' || *p == 'E')) {
         p++;
-        if (p < s->end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= s->end || *p < '0' || *p > '9')
-            return s_fail (s, "bad number");
+        if (p < s->end && (*p == '+' || *p == '-')) p++;
+        if (p >= s->end || *p < '0' || *p > '9') return s_fail (s, "bad number");
         while (p < s->end && *p >= '0' && *p <= '9')
             p++;
     }
@@ -117,7 +107,7 @@ s_number (s_scan_t *s)
 static int
 s_literal (s_scan_t *s, const char *word, size_t n)
 {
-    if ((size_t) (s->end - s->p) < n || memcmp (s->p, word, n) != 0)
+    if ((size_t)(s->end - s->p) < n || memcmp (s->p, word, n) != 0)
         return s_fail (s, "unexpected character");
     s->p += n;
     return 0;
@@ -134,18 +124,15 @@ s_value (s_scan_t *s, sb_json_member_t *members, size_t max, size_t *count, sb_j
 
     for (;;) {
         s_ws (s);
-        if (s->p >= s->end)
-            return s_fail (s, "unexpected end of input");
+        if (s->p >= s->end) return s_fail (s, "unexpected end of input");
         const char *value_start = s->p;
         char c = *s->p;
         int rc;
         sb_json_type_t t;
         if (c == '{' || c == '[') {
-            if (depth == SB_JSON_MAX_DEPTH)
-                return s_fail (s, "nesting too deep");
+            if (depth == SB_JSON_MAX_DEPTH) return s_fail (s, "nesting too deep");
             stack[depth++] = c == '{' ? 'o' : 'a';
-            if (depth == 1 && type)
-                *type = c == '{' ? SB_JSON_OBJECT : SB_JSON_ARRAY;
+            if (depth == 1 && type) *type = c == '{' ? SB_JSON_OBJECT : SB_JSON_ARRAY;
             if (depth == 2 && current) {
                 current->value = value_start;
                 current->type = c == '{' ? SB_JSON_OBJECT : SB_JSON_ARRAY;
@@ -157,8 +144,7 @@ s_value (s_scan_t *s, sb_json_member_t *members, size_t max, size_t *count, sb_j
                 depth--;
                 goto closed;
             }
-            if (c == '{')
-                goto expect_key;
+            if (c == '{') goto expect_key;
             continue;
         }
         if (c == '"')
@@ -173,35 +159,30 @@ s_value (s_scan_t *s, sb_json_member_t *members, size_t max, size_t *count, sb_j
             rc = s_literal (s, "null", 4), t = SB_JSON_NULL;
         else
             return s_fail (s, "unexpected character");
-        if (rc)
-            return -1;
+        if (rc) return -1;
         if (depth == 0) {
-            if (type)
-                *type = t;
+            if (type) *type = t;
             return 0;
         }
         if (depth == 1 && current) {
             current->value = value_start;
-            current->value_len = (size_t) (s->p - value_start);
+            current->value_len = (size_t)(s->p - value_start);
             current->type = t;
             current = NULL;
         }
     closed:
         if (depth == 1 && current && current->value) {
             //  a container member of the top-level object just closed
-            current->value_len = (size_t) (s->p - current->value);
+            current->value_len = (size_t)(s->p - current->value);
             current = NULL;
         }
-        if (depth == 0)
-            return 0;
+        if (depth == 0) return 0;
         //  After a value inside a container: ',' or the closer.
         s_ws (s);
-        if (s->p >= s->end)
-            return s_fail (s, "unexpected end of input");
+        if (s->p >= s->end) return s_fail (s, "unexpected end of input");
         if (*s->p == ',') {
             s->p++;
-            if (stack[depth - 1] == 'o')
-                goto expect_key;
+            if (stack[depth - 1] == 'o') goto expect_key;
             continue;
         }
         if (*s->p == (stack[depth - 1] == 'o' ? '}' : ']')) {
@@ -213,17 +194,15 @@ s_value (s_scan_t *s, sb_json_member_t *members, size_t max, size_t *count, sb_j
 
     expect_key:
         s_ws (s);
-        if (s->p >= s->end || *s->p != '"')
-            return s_fail (s, "expected a member name");
+        if (s->p >= s->end || *s->p != '"') return s_fail (s, "expected a member name");
         {
             const char *key = s->p + 1;
-            if (s_string (s))
-                return -1;
+            if (s_string (s)) return -1;
             if (depth == 1 && members && count) {
                 if (*count < max) {
                     current = &members[*count];
                     current->key = key;
-                    current->key_len = (size_t) (s->p - 1 - key);
+                    current->key_len = (size_t)(s->p - 1 - key);
                     current->value = NULL;
                     current->value_len = 0;
                 }
@@ -231,8 +210,7 @@ s_value (s_scan_t *s, sb_json_member_t *members, size_t max, size_t *count, sb_j
             }
         }
         s_ws (s);
-        if (s->p >= s->end || *s->p != ':')
-            return s_fail (s, "expected ':'");
+        if (s->p >= s->end || *s->p != ':') return s_fail (s, "expected ':'");
         s->p++;
     }
 }
@@ -245,19 +223,14 @@ sb_json_scan_object (const char *text, size_t len, sb_json_member_t *members, si
     size_t seen = 0;
     sb_json_type_t type = SB_JSON_NULL;
     int rc = s_value (&s, members, max, &seen, &type);
-    if (rc == 0 && type != SB_JSON_OBJECT)
-        rc = s_fail (&s, "not a JSON object");
+    if (rc == 0 && type != SB_JSON_OBJECT) rc = s_fail (&s, "not a JSON object");
     if (rc == 0) {
         s_ws (&s);
-        if (s.p != s.end)
-            rc = s_fail (&s, "trailing characters after the JSON value");
+        if (s.p != s.end) rc = s_fail (&s, "trailing characters after the JSON value");
     }
-    if (count)
-        *count = seen;
-    if (why)
-        *why = rc ? s.why : NULL;
-    if (where)
-        *where = (size_t) (s.p - text);
+    if (count) *count = seen;
+    if (why) *why = rc ? s.why : NULL;
+    if (where) *where = (size_t)(s.p - text);
     return rc;
 }
 
@@ -268,13 +241,10 @@ sb_json_validate (const char *text, size_t len, const char **why, size_t *where)
     int rc = s_value (&s, NULL, 0, NULL, NULL);
     if (rc == 0) {
         s_ws (&s);
-        if (s.p != s.end)
-            rc = s_fail (&s, "trailing characters after the JSON value");
+        if (s.p != s.end) rc = s_fail (&s, "trailing characters after the JSON value");
     }
-    if (why)
-        *why = rc ? s.why : NULL;
-    if (where)
-        *where = (size_t) (s.p - text);
+    if (why) *why = rc ? s.why : NULL;
+    if (where) *where = (size_t)(s.p - text);
     return rc;
 }
 
@@ -283,8 +253,7 @@ sb_json_find (const sb_json_member_t *members, size_t count, const char *key)
 {
     size_t n = strlen (key);
     for (size_t i = 0; i < count; i++)
-        if (members[i].key_len == n && memcmp (members[i].key, key, n) == 0)
-            return &members[i];
+        if (members[i].key_len == n && memcmp (members[i].key, key, n) == 0) return &members[i];
     return NULL;
 }
 
@@ -294,7 +263,7 @@ s_hexval (const char *p)
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        v = v * 16 + (unsigned) (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
     }
     return v;
 }
@@ -302,29 +271,36 @@ s_hexval (const char *p)
 int
 sb_json_unescape (const char *value, size_t len, char *out, size_t out_size)
 {
-    if (len < 2 || value[0] != '"' || value[len - 1] != '"' || out_size == 0)
-        return -1;
+    if (len < 2 || value[0] != '"' || value[len - 1] != '"' || out_size == 0) return -1;
     const char *p = value + 1, *end = value + len - 1;
     size_t n = 0;
     while (p < end) {
         unsigned cp;
         if (*p != '\\') {
-            if (n + 1 >= out_size)
-                return -1;
+            if (n + 1 >= out_size) return -1;
             out[n++] = *p++;
             continue;
         }
         char e = p[1];
         p += 2;
         switch (e) {
-            case 'b': cp = '\b'; break;
-            case 'f': cp = '\f'; break;
-            case 'n': cp = '\n'; break;
-            case 'r': cp = '\r'; break;
-            case 't': cp = '\t'; break;
+            case 'b':
+                cp = '\b';
+                break;
+            case 'f':
+                cp = '\f';
+                break;
+            case 'n':
+                cp = '\n';
+                break;
+            case 'r':
+                cp = '\r';
+                break;
+            case 't':
+                cp = '\t';
+                break;
             case 'u':
-                if (end - p < 4)
-                    return -1;
+                if (end - p < 4) return -1;
                 cp = s_hexval (p);
                 p += 4;
                 if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
@@ -335,43 +311,40 @@ sb_json_unescape (const char *value, size_t len, char *out, size_t out_size)
                     }
                 }
                 break;
-            default: cp = (unsigned char) e; break;
+            default:
+                cp = (unsigned char)e;
+                break;
         }
         char buf[4];
         size_t k;
         if (cp < 0x80)
-            buf[0] = (char) cp, k = 1;
+            buf[0] = (char)cp, k = 1;
         else if (cp < 0x800)
-            buf[0] = (char) (0xc0 | (cp >> 6)), buf[1] = (char) (0x80 | (cp & 0x3f)), k = 2;
+            buf[0] = (char)(0xc0 | (cp >> 6)), buf[1] = (char)(0x80 | (cp & 0x3f)), k = 2;
         else if (cp < 0x10000)
-            buf[0] = (char) (0xe0 | (cp >> 12)), buf[1] = (char) (0x80 | ((cp >> 6) & 0x3f)),
-            buf[2] = (char) (0x80 | (cp & 0x3f)), k = 3;
+            buf[0] = (char)(0xe0 | (cp >> 12)), buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
+            buf[2] = (char)(0x80 | (cp & 0x3f)), k = 3;
         else
-            buf[0] = (char) (0xf0 | (cp >> 18)), buf[1] = (char) (0x80 | ((cp >> 12) & 0x3f)),
-            buf[2] = (char) (0x80 | ((cp >> 6) & 0x3f)), buf[3] = (char) (0x80 | (cp & 0x3f)),
-            k = 4;
-        if (n + k >= out_size)
-            return -1;
+            buf[0] = (char)(0xf0 | (cp >> 18)), buf[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
+            buf[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), buf[3] = (char)(0x80 | (cp & 0x3f)), k = 4;
+        if (n + k >= out_size) return -1;
         memcpy (out + n, buf, k);
         n += k;
     }
     out[n] = '\0';
-    return (int) n;
+    return (int)n;
 }
 
 int
 sb_json_uint (const sb_json_member_t *member, uint64_t *out)
 {
-    if (!member || member->type != SB_JSON_NUMBER)
-        return -1;
+    if (!member || member->type != SB_JSON_NUMBER) return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < member->value_len; i++) {
         char c = member->value[i];
-        if (c < '0' || c > '9')
-            return -1;
-        if (v > (UINT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (uint64_t) (c - '0');
+        if (c < '0' || c > '9') return -1;
+        if (v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(c - '0');
     }
     *out = v;
     return member->value_len ? 0 : -1;

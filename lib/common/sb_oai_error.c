@@ -9,18 +9,30 @@ const char *
 sb_oai_error_type (int status)
 {
     switch (status) {
-        case 400: return "invalid_request_error";
-        case 401: return "authentication_error";
-        case 403: return "permission_error";
-        case 404: return "not_found_error";
-        case 405: return "invalid_request_error";
-        case 408: return "timeout_error";
-        case 413: return "invalid_request_error";
-        case 429: return "rate_limit_error";
-        case 502: return "upstream_error";
-        case 503: return "service_unavailable_error";
-        case 504: return "timeout_error";
-        default: return status >= 500 ? "server_error" : "invalid_request_error";
+        case 400:
+            return "invalid_request_error";
+        case 401:
+            return "authentication_error";
+        case 403:
+            return "permission_error";
+        case 404:
+            return "not_found_error";
+        case 405:
+            return "invalid_request_error";
+        case 408:
+            return "timeout_error";
+        case 413:
+            return "invalid_request_error";
+        case 429:
+            return "rate_limit_error";
+        case 502:
+            return "upstream_error";
+        case 503:
+            return "service_unavailable_error";
+        case 504:
+            return "timeout_error";
+        default:
+            return status >= 500 ? "server_error" : "invalid_request_error";
     }
 }
 
@@ -30,11 +42,11 @@ sb_json_escape_append (char *buf, size_t size, size_t *len, const char *text, si
     static const char hex[] = "0123456789abcdef";
     size_t n = *len;
     for (size_t i = 0; i < text_len; i++) {
-        unsigned char c = (unsigned char) text[i];
+        unsigned char c = (unsigned char)text[i];
         char esc[7];
         size_t k = 0;
         if (c == '"' || c == '\\')
-            esc[0] = '\\', esc[1] = (char) c, k = 2;
+            esc[0] = '\\', esc[1] = (char)c, k = 2;
         else if (c == '\n')
             esc[0] = '\\', esc[1] = 'n', k = 2;
         else if (c == '\r')
@@ -44,7 +56,7 @@ sb_json_escape_append (char *buf, size_t size, size_t *len, const char *text, si
         else if (c < 0x20)
             memcpy (esc, "\\u00", 4), esc[4] = hex[c >> 4], esc[5] = hex[c & 15], k = 6;
         else
-            esc[0] = (char) c, k = 1;
+            esc[0] = (char)c, k = 1;
         if (n + k >= size) {
             *len = n;
             return -1;
@@ -65,9 +77,8 @@ sb_oai_error_body (char *buf, size_t size, int status, const char *message, cons
     int tn = snprintf (tail, sizeof tail, "\",\"type\":\"%s\",\"code\":%s%s%s}}",
                        type ? type : sb_oai_error_type (status), code ? "\"" : "",
                        code ? code : "null", code ? "\"" : "");
-    if (tn < 0 || (size_t) tn >= sizeof tail || size < (size_t) tn + 32) {
-        if (size)
-            buf[0] = '\0';
+    if (tn < 0 || (size_t)tn >= sizeof tail || size < (size_t)tn + 32) {
+        if (size) buf[0] = '\0';
         return 0;
     }
     size_t len = 0;
@@ -76,12 +87,12 @@ sb_oai_error_body (char *buf, size_t size, int status, const char *message, cons
     len = strlen (head);
     //  Stop before a multi-byte UTF-8 sequence could be cut (escape works bytewise;
     //  the limit leaves the tail's room).
-    size_t limit = size - (size_t) tn - 1;
-    sb_json_escape_append (buf, limit, &len, message ? message : "", message ? strlen (message) : 0);
-    while (len > 0 && ((unsigned char) buf[len - 1] & 0xc0) == 0x80)
+    size_t limit = size - (size_t)tn - 1;
+    sb_json_escape_append (buf, limit, &len, message ? message : "",
+                           message ? strlen (message) : 0);
+    while (len > 0 && ((unsigned char)buf[len - 1] & 0xc0) == 0x80)
         len--; // don't leave a dangling continuation run...
-    if (len > 0 && ((unsigned char) buf[len - 1] & 0xc0) == 0xc0)
-        len--; // ...or its lead byte
-    memcpy (buf + len, tail, (size_t) tn + 1);
-    return len + (size_t) tn;
+    if (len > 0 && ((unsigned char)buf[len - 1] & 0xc0) == 0xc0) len--; // ...or its lead byte
+    memcpy (buf + len, tail, (size_t)tn + 1);
+    return len + (size_t)tn;
 }

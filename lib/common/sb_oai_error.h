@@ -9,8 +9,8 @@
 //  Writes the body into buf (NUL-terminated, truncating the message if needed;
 //  the JSON stays valid). `type` NULL picks the type for `status`; `code` may be
 //  NULL (JSON null). Returns the body length.
-size_t sb_oai_error_body (char *buf, size_t size, int status, const char *message,
-                          const char *type, const char *code);
+size_t sb_oai_error_body (char *buf, size_t size, int status, const char *message, const char *type,
+                          const char *code);
 
 //  "invalid_request_error", "authentication_error", ... for an HTTP status.
 const char *sb_oai_error_type (int status);

@@ -9,11 +9,11 @@
 #include <string.h>
 
 struct _sb_sse_t {
-    char *buf;     // bytes of the event being assembled
+    char *buf; // bytes of the event being assembled
     size_t len;
-    size_t max;    // max_event
-    size_t scan;   // how far buf has been searched for an event end
-    char *fields;  // scratch: event name + data, rebuilt per event
+    size_t max;   // max_event
+    size_t scan;  // how far buf has been searched for an event end
+    char *fields; // scratch: event name + data, rebuilt per event
     size_t fields_size;
 };
 
@@ -21,8 +21,7 @@ sb_sse_t *
 sb_sse_new (size_t max_event)
 {
     sb_sse_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    if (!self) return NULL;
     self->max = max_event;
     return self;
 }
@@ -30,8 +29,7 @@ sb_sse_new (size_t max_event)
 void
 sb_sse_destroy (sb_sse_t **self_p)
 {
-    if (!self_p || !*self_p)
-        return;
+    if (!self_p || !*self_p) return;
     free ((*self_p)->buf);
     free ((*self_p)->fields);
     free (*self_p);
@@ -67,18 +65,13 @@ s_event_end (const char *p, size_t n, size_t from)
         }
         size_t eol = i + 1;
         if (c == '\r') {
-            if (eol >= n)
-                return 0;
-            if (p[eol] == '\n')
-                eol++;
+            if (eol >= n) return 0;
+            if (p[eol] == '\n') eol++;
         }
-        if (eol >= n)
-            return 0;
-        if (p[eol] == '\n')
-            return eol + 1;
+        if (eol >= n) return 0;
+        if (p[eol] == '\n') return eol + 1;
         if (p[eol] == '\r') {
-            if (eol + 1 >= n)
-                return 0;
+            if (eol + 1 >= n) return 0;
             return p[eol + 1] == '\n' ? eol + 2 : eol + 1;
         }
         i = eol;
@@ -92,8 +85,7 @@ s_dispatch (sb_sse_t *self, const char *raw, size_t raw_len, sb_sse_event_fn *fn
 {
     if (self->fields_size < raw_len + 2) {
         char *f = realloc (self->fields, raw_len + 2);
-        if (!f)
-            return -1;
+        if (!f) return -1;
         self->fields = f;
         self->fields_size = raw_len + 2;
     }
@@ -107,32 +99,27 @@ s_dispatch (sb_sse_t *self, const char *raw, size_t raw_len, sb_sse_event_fn *fn
         const char *eol = p;
         while (eol < end && *eol != '\n' && *eol != '\r')
             eol++;
-        size_t line_len = (size_t) (eol - p);
+        size_t line_len = (size_t)(eol - p);
         if (line_len > 0 && *p != ':') {
             const char *colon = memchr (p, ':', line_len);
-            size_t name_len = colon ? (size_t) (colon - p) : line_len;
+            size_t name_len = colon ? (size_t)(colon - p) : line_len;
             const char *value = colon ? colon + 1 : eol;
-            if (value < eol && *value == ' ')
-                value++;
-            size_t value_len = (size_t) (eol - value);
+            if (value < eol && *value == ' ') value++;
+            size_t value_len = (size_t)(eol - value);
             if (name_len == 4 && memcmp (p, "data", 4) == 0) {
-                if (have_data)
-                    data[data_len++] = '\n';
+                if (have_data) data[data_len++] = '\n';
                 memcpy (data + data_len, value, value_len);
                 data_len += value_len;
                 have_data = 1;
-            }
-            else if (name_len == 5 && memcmp (p, "event", 5) == 0) {
+            } else if (name_len == 5 && memcmp (p, "event", 5) == 0) {
                 size_t n = value_len < sizeof event - 1 ? value_len : sizeof event - 1;
                 memcpy (event, value, n);
                 event[n] = '\0';
             }
         }
         p = eol;
-        if (p < end && *p == '\r')
-            p++;
-        if (p < end && *p == '\n')
-            p++;
+        if (p < end && *p == '\r') p++;
+        if (p < end && *p == '\n') p++;
     }
     data[data_len] = '\0';
     sb_sse_event_t ev = {raw, raw_len, event, data, data_len};
@@ -145,26 +132,21 @@ sb_sse_feed (sb_sse_t *self, const char *data, size_t len, sb_sse_event_fn *fn, 
     //  Fast path: nothing buffered — frame events straight out of the input.
     while (self->len == 0 && len > 0) {
         size_t n = s_event_end (data, len, 0);
-        if (n == 0)
-            break;
-        if (n > self->max)
-            return -1;
+        if (n == 0) break;
+        if (n > self->max) return -1;
         int rc = s_dispatch (self, data, n, fn, arg);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         data += n;
         len -= n;
     }
-    if (len == 0)
-        return 0;
+    if (len == 0) return 0;
     if (self->len + len > self->max + 2) {
         sb_sse_reset (self);
         return -1;
     }
     if (!self->buf) {
         self->buf = malloc (self->max + 2);
-        if (!self->buf)
-            return -1;
+        if (!self->buf) return -1;
     }
     memcpy (self->buf + self->len, data, len);
     self->len += len;
@@ -183,9 +165,7 @@ sb_sse_feed (sb_sse_t *self, const char *data, size_t len, sb_sse_event_fn *fn, 
         memmove (self->buf, self->buf + n, self->len - n);
         self->len -= n;
         self->scan = 0;
-        if (rc)
-            return rc;
-        if (self->len == 0)
-            return 0;
+        if (rc) return rc;
+        if (self->len == 0) return 0;
     }
 }

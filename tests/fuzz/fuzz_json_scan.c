@@ -13,10 +13,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     char *text = calloc (1, size ? size : 1);
-    if (!text)
-        return 0;
-    if (size)
-        memcpy (text, data, size);
+    if (!text) return 0;
+    if (size) memcpy (text, data, size);
     sb_json_member_t members[8];
     size_t count = 0;
     const char *why = NULL;

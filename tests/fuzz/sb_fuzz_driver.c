@@ -35,31 +35,29 @@ s_run_mutations (const uint8_t *seed, size_t size)
     for (int round = 0; round < 200; round++) {
         size_t n = size;
         memcpy (buf, seed, n);
-        int edits = 1 + (int) (s_next () % 4);
+        int edits = 1 + (int)(s_next () % 4);
         for (int e = 0; e < edits; e++) {
             uint64_t r = s_next ();
             switch (r % 4) {
                 case 0: // flip a bit
-                    if (n)
-                        buf[(r >> 8) % n] ^= (uint8_t) (1u << ((r >> 40) % 8));
+                    if (n) buf[(r >> 8) % n] ^= (uint8_t)(1u << ((r >> 40) % 8));
                     break;
                 case 1: // truncate
-                    if (n)
-                        n = (r >> 8) % n;
+                    if (n) n = (r >> 8) % n;
                     break;
                 case 2: // insert a byte
                     if (n < S_MAX_INPUT) {
                         size_t at = n ? (r >> 8) % n : 0;
                         memmove (buf + at + 1, buf + at, n - at);
-                        buf[at] = (uint8_t) (r >> 32);
+                        buf[at] = (uint8_t)(r >> 32);
                         n++;
                     }
                     break;
                 default: // overwrite with an interesting byte
                     if (n) {
-                        static const uint8_t interesting[] = {0x00, 0xff, 0x7f, 0x80, 0xc0,
-                                                              0xdc, 0xdd, 0xde, 0xdf, '"',
-                                                              '{', '}', '[', ']', ',', '\\'};
+                        static const uint8_t interesting[] = {0x00, 0xff, 0x7f, 0x80, 0xc0, 0xdc,
+                                                              0xdd, 0xde, 0xdf, '"',  '{',  '}',
+                                                              '[',  ']',  ',',  '\\'};
                         buf[(r >> 8) % n] = interesting[(r >> 40) % sizeof interesting];
                     }
                     break;
@@ -75,8 +73,7 @@ static size_t
 s_run_file (const char *path)
 {
     FILE *f = fopen (path, "rb");
-    if (!f)
-        return 0;
+    if (!f) return 0;
     uint8_t *data = malloc (S_MAX_INPUT);
     size_t n = data ? fread (data, 1, S_MAX_INPUT, f) : 0;
     fclose (f);
@@ -91,25 +88,21 @@ main (int argc, char **argv)
     size_t runs = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;
-        if (argv[i][0] == '-' || stat (argv[i], &st) != 0)
-            continue;
+        if (argv[i][0] == '-' || stat (argv[i], &st) != 0) continue;
         if (S_ISDIR (st.st_mode)) {
             DIR *dir = opendir (argv[i]);
             struct dirent *entry;
             while (dir && (entry = readdir (dir))) {
-                if (entry->d_name[0] == '.')
-                    continue;
+                if (entry->d_name[0] == '.') continue;
                 char path[4096];
                 snprintf (path, sizeof path, "%s/%s", argv[i], entry->d_name);
                 runs += s_run_file (path);
             }
-            if (dir)
-                closedir (dir);
-        }
-        else
+            if (dir) closedir (dir);
+        } else
             runs += s_run_file (argv[i]);
     }
-    runs += s_run_mutations ((const uint8_t *) "", 0);
+    runs += s_run_mutations ((const uint8_t *)"", 0);
     printf ("fuzz driver: %zu inputs, no crash\n", runs);
     return 0;
 }

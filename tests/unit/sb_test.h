@@ -16,7 +16,7 @@ static int sb_test_passed;
             sb_test_passed++;                                                                      \
         else {                                                                                     \
             sb_test_failed++;                                                                      \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
+            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
         }                                                                                          \
     } while (0)
 
@@ -27,13 +27,13 @@ static int sb_test_passed;
             sb_test_passed++;                                                                      \
         else {                                                                                     \
             sb_test_failed++;                                                                      \
-            fprintf (stderr, "%s:%d: CHECK_STR failed: %s\n  got:  %s\n  want: %s\n", __FILE__,   \
+            fprintf (stderr, "%s:%d: CHECK_STR failed: %s\n  got:  %s\n  want: %s\n", __FILE__,    \
                      __LINE__, #a, sb_a_ ? sb_a_ : "(null)", sb_b_ ? sb_b_ : "(null)");            \
         }                                                                                          \
     } while (0)
 
 #define SB_TEST_DONE()                                                                             \
-    (printf ("%s: %d checks passed, %d failed\n", __FILE__, sb_test_passed, sb_test_failed),      \
+    (printf ("%s: %d checks passed, %d failed\n", __FILE__, sb_test_passed, sb_test_failed),       \
      sb_test_failed ? 1 : 0)
 
 #endif

@@ -6,7 +6,8 @@
 
 static const char *s_good =
     "{\"channels\":["
-    " {\"name\":\"a\",\"type\":\"openai\",\"base_url\":\"http://127.0.0.1:1/v1/\",\"api_key\":\"k\","
+    " {\"name\":\"a\",\"type\":\"openai\",\"base_url\":\"http://127.0.0.1:1/v1/"
+    "\",\"api_key\":\"k\","
     "  \"models\":[\"gpt-4o\"],\"weight\":10,\"priority\":1,\"model_map\":{\"gpt-4\":\"gpt-4o\"},"
     "  \"headers\":{\"x-extra\":\"v\"},\"timeouts\":{\"connect_ms\":3000,\"idle_ms\":500}},"
     " {\"name\":\"b\",\"type\":\"anthropic\",\"base_url\":\"https://api.anthropic.com\","
@@ -15,7 +16,8 @@ static const char *s_good =
     " {\"name\":\"prod\",\"channels\":[\"a\",\"b\"],\"models\":[\"gpt-4o\",\"claude\"],"
     "  \"load_balance_strategy\":\"weighted\",\"timeout_seconds\":30,"
     "  \"enable_tool_validation\":true,\"tool_validation_mode\":\"validate_only\","
-    "  \"toon_optimization\":\"full\",\"billing_mode\":\"cost_multiplier\",\"cost_multiplier\":1.5},"
+    "  "
+    "\"toon_optimization\":\"full\",\"billing_mode\":\"cost_multiplier\",\"cost_multiplier\":1.5},"
     " {\"name\":\"cheap\",\"channels\":[\"a\"],\"models\":[\"gpt-4o-mini\"]}],"
     "\"api_keys\":["
     " {\"name\":\"k1\",\"key\":\"sb-one\",\"model_groups\":[\"prod\"],\"rpm\":60},"
@@ -72,8 +74,8 @@ main (void)
     CHECK (sb_config_resolve_model (c, k1, "prod", 4) == prod);
     CHECK (sb_config_resolve_model (c, k1, "claude", 6) == prod);
     CHECK (sb_config_resolve_model (c, k1, "gpt-4o-mini", 11) == NULL); // not k1's group
-    CHECK (sb_config_resolve_model (c, k2, "gpt-4o-mini", 11)
-           == sb_config_group_by_name (c, "cheap", 5));
+    CHECK (sb_config_resolve_model (c, k2, "gpt-4o-mini", 11) ==
+           sb_config_group_by_name (c, "cheap", 5));
     CHECK (sb_config_resolve_model (c, k2, "nope", 4) == NULL);
     sb_config_destroy (&c);
     CHECK (c == NULL);
@@ -85,8 +87,9 @@ main (void)
     s_expect_error ("[]", "config must be a JSON object");
     s_expect_error ("{\"channels\":[],\"model_groups\":[{\"name\":\"g\",\"channels\":[\"x\"]}]}",
                     "model_groups[g].channels[0]: no channel named \"x\"");
-    s_expect_error ("{\"channels\":[{\"name\":\"a\",\"base_url\":\"ftp://x\"}],\"model_groups\":[]}",
-                    "channels[a].base_url");
+    s_expect_error (
+        "{\"channels\":[{\"name\":\"a\",\"base_url\":\"ftp://x\"}],\"model_groups\":[]}",
+        "channels[a].base_url");
     s_expect_error ("{\"channels\":[{\"name\":\"a\",\"base_url\":\"http://x\",\"type\":\"foo\"}],"
                     "\"model_groups\":[]}",
                     "channels[a].type");

@@ -12,9 +12,10 @@ s_valid (const char *text)
 int
 main (void)
 {
-    const char *req = " {\"model\" : \"gpt-4o\", \"messages\":[{\"role\":\"user\",\"content\":\"a\\\"b\"}],"
-                      "\"stream\":true,\"stream_options\":{\"include_usage\":false},\"n\":2,"
-                      "\"tools\":[]} ";
+    const char *req =
+        " {\"model\" : \"gpt-4o\", \"messages\":[{\"role\":\"user\",\"content\":\"a\\\"b\"}],"
+        "\"stream\":true,\"stream_options\":{\"include_usage\":false},\"n\":2,"
+        "\"tools\":[]} ";
     sb_json_member_t m[16];
     size_t count = 0;
     const char *why;
@@ -28,10 +29,11 @@ main (void)
     const sb_json_member_t *stream = sb_json_find (m, count, "stream");
     CHECK (stream && stream->type == SB_JSON_TRUE);
     const sb_json_member_t *msgs = sb_json_find (m, count, "messages");
-    CHECK (msgs && msgs->type == SB_JSON_ARRAY && msgs->value[0] == '['
-           && msgs->value[msgs->value_len - 1] == ']');
+    CHECK (msgs && msgs->type == SB_JSON_ARRAY && msgs->value[0] == '[' &&
+           msgs->value[msgs->value_len - 1] == ']');
     const sb_json_member_t *so = sb_json_find (m, count, "stream_options");
-    CHECK (so && so->type == SB_JSON_OBJECT && so->value_len == strlen ("{\"include_usage\":false}"));
+    CHECK (so && so->type == SB_JSON_OBJECT &&
+           so->value_len == strlen ("{\"include_usage\":false}"));
     uint64_t n = 0;
     CHECK (sb_json_uint (sb_json_find (m, count, "n"), &n) == 0 && n == 2);
     const sb_json_member_t *tools = sb_json_find (m, count, "tools");

@@ -19,7 +19,7 @@ test_roundtrip_all (sb_msg_writer_t *w)
     for (int type = 1; type < SB_MSG_MAX; type++) {
         sb_msg_t in;
         memset (&in, 0, sizeof in);
-        in.type = (sb_msg_type_t) type;
+        in.type = (sb_msg_type_t)type;
         //  Fill the first u64 field of each message through the chat/chunk views:
         //  all structs start with a u64 or a str, so set per type explicitly.
         switch (in.type) {
@@ -72,10 +72,11 @@ test_roundtrip_all (sb_msg_writer_t *w)
             CHECK (s_bytes_eq (out.chat.key_name, "demo"));
             CHECK (s_bytes_eq (out.chat.model, "gpt-4o"));
             CHECK (out.chat.stream && out.chat.include_usage);
-            CHECK (out.chat.body.size == 20 && memcmp (out.chat.body.data, in.chat.body.data, 20) == 0);
+            CHECK (out.chat.body.size == 20 &&
+                   memcmp (out.chat.body.data, in.chat.body.data, 20) == 0);
             //  zero-copy: the body points into the frame
-            CHECK (out.chat.body.data >= (const char *) data &&
-                   out.chat.body.data < (const char *) data + size);
+            CHECK (out.chat.body.data >= (const char *)data &&
+                   out.chat.body.data < (const char *)data + size);
             CHECK (out.chat.deadline_ms == 1700000000000ULL);
             CHECK (out.chat.received_us == 42);
         }
@@ -117,8 +118,7 @@ test_rejects (sb_msg_writer_t *w)
     memcpy (copy, data, size);
     int all_rejected = 1;
     for (size_t n = 0; n < size; n++)
-        if (sb_msg_decode (copy, n, &out, &why) == 0)
-            all_rejected = 0;
+        if (sb_msg_decode (copy, n, &out, &why) == 0) all_rejected = 0;
     CHECK (all_rejected);
     CHECK (sb_msg_decode (copy, size, &out, &why) == 0);
 

@@ -15,9 +15,9 @@ static int
 s_on_event (void *arg, const sb_sse_event_t *ev)
 {
     s_sink_t *sink = arg;
-    int n = snprintf (sink->log + sink->len, sizeof sink->log - sink->len, "[%s|%s|%zu]",
-                      ev->event, ev->data, ev->raw_len);
-    sink->len += (size_t) n;
+    int n = snprintf (sink->log + sink->len, sizeof sink->log - sink->len, "[%s|%s|%zu]", ev->event,
+                      ev->data, ev->raw_len);
+    sink->len += (size_t)n;
     sink->events++;
     return 0;
 }
@@ -46,8 +46,7 @@ main (void)
         sb_sse_reset (sse);
         sb_sse_feed (sse, stream, cut, s_on_event, &part);
         sb_sse_feed (sse, stream + cut, len - cut, s_on_event, &part);
-        if (strcmp (part.log, whole.log) != 0)
-            same = 0;
+        if (strcmp (part.log, whole.log) != 0) same = 0;
     }
     CHECK (same);
     s_sink_t bytes = {0};

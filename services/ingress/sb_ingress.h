@@ -1,0 +1,75 @@
+/*  sb_ingress — the client-facing service: OpenAI-compatible HTTP + SSE on
+    libwebsockets, one thread, bridged to the router over a ZeroMQ DEALER whose
+    ZMQ_FD is adopted into the lws loop. Shared state of the service's modules.  */
+
+#ifndef SB_INGRESS_H_INCLUDED
+#define SB_INGRESS_H_INCLUDED
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sb_config.h"
+#include "sb_msg.h"
+
+typedef struct _sb_conn_t sb_conn_t;
+
+//  Settings read once from the environment at start.
+typedef struct {
+    int http_port;
+    const char *router_endpoint;
+    size_t max_body;          // request body limit (413 above)
+    size_t max_client_buffer; // bytes queued for one slow client before it is dropped
+    uint32_t max_inflight;    // requests at once (503 above)
+    uint32_t ping_ms;         // SSE comment ping when a stream is idle this long
+    const char *config_path;
+} sb_ingress_settings_t;
+
+//  Process-wide state of the ingress (owned by the lws service thread).
+typedef struct {
+    sb_ingress_settings_t settings;
+    struct lws_context *context;
+    struct lws_vhost *vhost;
+    sb_config_t *config; // current snapshot; replaced whole
+    void *zmq_ctx;
+    void *router; // DEALER
+    sb_msg_writer_t *writer;
+    uint64_t router_seen_us; // last reply from any router (heartbeat echo or data)
+    bool router_up;
+    //  request slot table: id = generation << 32 | slot
+    sb_conn_t **slots;
+    uint32_t *generations;
+    uint32_t *free_list;
+    uint32_t free_count;
+    //  counters
+    uint64_t requests, rejected, cancelled, slow_clients_dropped, router_unavailable;
+    uint64_t bad_messages;
+} sb_ingress_t;
+
+extern sb_ingress_t sb_ingress;
+
+//  http side (sb_ingress_http.c), runs on the lws thread
+int sb_ingress_http_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                              void *in, size_t len);
+size_t sb_ingress_conn_size (void);
+void sb_ingress_on_chunk (sb_conn_t *conn, const sb_chunk_t *chunk);
+void sb_ingress_on_end (sb_conn_t *conn, const sb_end_t *end);
+void sb_ingress_on_router_lost (sb_conn_t *conn);
+
+//  router link (sb_ingress_link.c), runs on the lws thread
+int sb_ingress_link_start (void);
+void sb_ingress_link_stop (void);
+int sb_ingress_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                              void *in, size_t len);
+//  Sends a message to the router without blocking: 0, or -1 (no router / queue full).
+int sb_ingress_link_send (const sb_msg_t *msg);
+//  Drains every message waiting from the router (call after each service round).
+void sb_ingress_link_drain (void);
+void sb_ingress_link_tick (void); // once a second: heartbeat + liveness
+
+//  slot table
+int sb_ingress_slot_acquire (sb_conn_t *conn, uint64_t *id);
+void sb_ingress_slot_release (uint64_t id);
+sb_conn_t *sb_ingress_slot_lookup (uint64_t id);
+
+#endif

@@ -1,0 +1,681 @@
+/*  sb_ingress_http — the HTTP side of the ingress: parses and checks each request
+    (limits, bearer key, JSON, model), hands chat completions to the router, and
+    writes what comes back: one lws_write for a JSON response (headers and body
+    together), chunked SSE for a stream, forwarded as each chunk arrives.
+    Everything here runs on the lws service thread.  */
+
+#include "sb_ingress.h"
+#include "sb_clock.h"
+#include "sb_json_scan.h"
+#include "sb_oai_error.h"
+
+#include <stdio.h>
+#include <strings.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum {
+    S_IDLE = 0,   // between transactions
+    S_BODY,       // receiving a POST body
+    S_ROUTED,     // waiting for the router's first CHUNK or END
+    S_STREAMING,  // SSE headers sent, chunks flowing
+    S_RESPONDING, // final bytes queued, transaction completes after the write
+} s_state_t;
+
+//  Per-connection state, allocated by lws (zeroed on connect). Invariants: `id` is
+//  non-zero exactly while the request holds a slot at the router; out_len bytes
+//  wait at out + LWS_PRE; out_len <= max_client_buffer unless being dropped.
+struct _sb_conn_t {
+    struct lws *wsi;
+    s_state_t state;
+    uint64_t id;
+    char *body;
+    size_t body_len, body_cap;
+    bool body_too_large;
+    bool stream;
+    char trace_id[72];
+    unsigned char *out;
+    size_t out_len, out_cap;
+    bool close_after; // close the connection after the queued bytes
+    uint64_t last_write_us;
+    uint64_t deadline_us; // monotonic; ingress gives up a little after the router should
+    char model[SB_MAX_NAME + 1];
+};
+
+#define S_TRACE_MAX    64
+#define S_MAX_DISCARD  (8u) // bodies up to 8x the limit are read and dropped (clean 413)
+#define S_DEADLINE_PAD (2u * 1000000u)
+
+size_t
+sb_ingress_conn_size (void)
+{
+    return sizeof (sb_conn_t);
+}
+
+//  -------------------------------------------------------------------------
+//  Output buffer: bytes for the client, with LWS_PRE headroom kept in front.
+
+static int
+s_out_reserve (sb_conn_t *conn, size_t more)
+{
+    size_t need = LWS_PRE + conn->out_len + more;
+    if (need <= conn->out_cap) return 0;
+    size_t cap = conn->out_cap ? conn->out_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    unsigned char *out = realloc (conn->out, cap);
+    if (!out) return -1;
+    conn->out = out;
+    conn->out_cap = cap;
+    return 0;
+}
+
+static int
+s_out_append (sb_conn_t *conn, const void *data, size_t len)
+{
+    if (s_out_reserve (conn, len)) return -1;
+    memcpy (conn->out + LWS_PRE + conn->out_len, data, len);
+    conn->out_len += len;
+    return 0;
+}
+
+//  One HTTP/1.1 chunk of the SSE body.
+static int
+s_out_chunk (sb_conn_t *conn, const void *data, size_t len)
+{
+    if (len == 0) return 0;
+    char head[24];
+    int n = snprintf (head, sizeof head, "%zx\r\n", len);
+    if (s_out_append (conn, head, (size_t)n) || s_out_append (conn, data, len) ||
+        s_out_append (conn, "\r\n", 2))
+        return -1;
+    return 0;
+}
+
+//  Response headers through lws's helpers (they know the connection's protocol).
+static int
+s_out_headers (sb_conn_t *conn, int status, const char *content_type, size_t content_length,
+               bool chunked, const char *extra, size_t extra_len)
+{
+    if (s_out_reserve (conn, 1024 + extra_len)) return -1;
+    unsigned char *start = conn->out + LWS_PRE + conn->out_len;
+    unsigned char *p = start, *end = conn->out + conn->out_cap;
+    //  lws_add_http_common_headers would mark a response without a length
+    //  "connection: close"; a chunked stream keeps the connection alive.
+    if (chunked) {
+        if (lws_add_http_header_status (
+                conn->wsi, (unsigned int)status | LWSAHH_FLAG_NO_SERVER_NAME, &p, end) ||
+            lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                          (const unsigned char *)content_type,
+                                          (int)strlen (content_type), &p, end))
+            return -1;
+    } else if (lws_add_http_common_headers (conn->wsi,
+                                            (unsigned int)status | LWSAHH_FLAG_NO_SERVER_NAME,
+                                            content_type, (lws_filepos_t)content_length, &p, end))
+        return -1;
+    if (lws_add_http_header_by_name (conn->wsi, (const unsigned char *)"x-request-id:",
+                                     (const unsigned char *)conn->trace_id,
+                                     (int)strlen (conn->trace_id), &p, end))
+        return -1;
+    if (chunked) {
+        if (lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                          (const unsigned char *)"chunked", 7, &p, end) ||
+            lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                          (const unsigned char *)"no-cache", 8, &p, end))
+            return -1;
+    }
+    if (conn->close_after &&
+        lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_CONNECTION,
+                                      (const unsigned char *)"close", 5, &p, end))
+        return -1;
+    //  Extra headers from the router arrive as "Name: value\r\n" lines.
+    const char *line = extra, *stop = extra + extra_len;
+    while (extra && line < stop) {
+        const char *eol = memchr (line, '\n', (size_t)(stop - line));
+        const char *colon = memchr (line, ':', (size_t)((eol ? eol : stop) - line));
+        const char *vend = eol ? eol : stop;
+        if (vend > line && vend[-1] == '\r') vend--;
+        if (colon && colon > line) {
+            char name[80];
+            size_t nlen = (size_t)(colon - line) + 1;
+            const char *value = colon + 1;
+            while (value < vend && *value == ' ')
+                value++;
+            if (nlen < sizeof name) {
+                memcpy (name, line, nlen);
+                name[nlen] = '\0';
+                if (lws_add_http_header_by_name (conn->wsi, (const unsigned char *)name,
+                                                 (const unsigned char *)value, (int)(vend - value),
+                                                 &p, end))
+                    return -1;
+            }
+        }
+        line = eol ? eol + 1 : stop;
+    }
+    if (lws_finalize_http_header (conn->wsi, &p, end)) return -1;
+    conn->out_len += (size_t)(p - start);
+    return 0;
+}
+
+//  Queues a whole response (headers + body) and asks for a writeable callback.
+static void
+s_respond (sb_conn_t *conn, int status, const char *content_type, const char *body, size_t len,
+           const char *extra, size_t extra_len)
+{
+    if (s_out_headers (conn, status, content_type, len, false, extra, extra_len) == 0)
+        s_out_append (conn, body, len);
+    else
+        conn->close_after = true;
+    conn->state = S_RESPONDING;
+    lws_callback_on_writable (conn->wsi);
+}
+
+static void
+s_respond_error (sb_conn_t *conn, int status, const char *message, const char *code)
+{
+    char body[1024];
+    size_t len = sb_oai_error_body (body, sizeof body, status, message, NULL, code);
+    s_respond (conn, status, "application/json", body, len, NULL, 0);
+}
+
+//  -------------------------------------------------------------------------
+//  Slot table: a request's id at the router is generation << 32 | slot, so a reply
+//  that arrives after its connection closed (and the slot was reused) is dropped.
+
+int
+sb_ingress_slot_acquire (sb_conn_t *conn, uint64_t *id)
+{
+    sb_ingress_t *self = &sb_ingress;
+    if (self->free_count == 0) return -1;
+    uint32_t slot = self->free_list[--self->free_count];
+    self->generations[slot]++;
+    if (self->generations[slot] == 0) self->generations[slot] = 1; // id 0 means "none"
+    self->slots[slot] = conn;
+    *id = ((uint64_t)self->generations[slot] << 32) | slot;
+    return 0;
+}
+
+void
+sb_ingress_slot_release (uint64_t id)
+{
+    sb_ingress_t *self = &sb_ingress;
+    uint32_t slot = (uint32_t)id;
+    if (slot >= self->settings.max_inflight || self->generations[slot] != (uint32_t)(id >> 32) ||
+        !self->slots[slot])
+        return;
+    self->slots[slot] = NULL;
+    self->free_list[self->free_count++] = slot;
+}
+
+sb_conn_t *
+sb_ingress_slot_lookup (uint64_t id)
+{
+    sb_ingress_t *self = &sb_ingress;
+    uint32_t slot = (uint32_t)id;
+    if (slot >= self->settings.max_inflight || self->generations[slot] != (uint32_t)(id >> 32))
+        return NULL;
+    return self->slots[slot];
+}
+
+static void
+s_release (sb_conn_t *conn)
+{
+    if (conn->id) {
+        sb_ingress_slot_release (conn->id);
+        conn->id = 0;
+    }
+}
+
+static void
+s_cancel_upstream (sb_conn_t *conn)
+{
+    if (!conn->id) return;
+    sb_msg_t msg = {.type = SB_MSG_CANCEL};
+    msg.cancel.id = conn->id;
+    sb_ingress_link_send (&msg);
+    sb_ingress.cancelled++;
+    s_release (conn);
+}
+
+//  -------------------------------------------------------------------------
+//  Replies from the router.
+
+static void
+s_start_stream (sb_conn_t *conn)
+{
+    s_out_headers (conn, 200, "text/event-stream", 0, true, NULL, 0);
+    conn->state = S_STREAMING;
+}
+
+static void
+s_drop_slow_client (sb_conn_t *conn)
+{
+    //  The client reads slower than the provider writes and its backlog hit the
+    //  bound: give up on it rather than buffer without limit.
+    sb_ingress.slow_clients_dropped++;
+    s_cancel_upstream (conn);
+    conn->out_len = 0;
+    lws_set_timeout (conn->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+}
+
+void
+sb_ingress_on_chunk (sb_conn_t *conn, const sb_chunk_t *chunk)
+{
+    if (conn->state == S_ROUTED) s_start_stream (conn);
+    if (conn->state != S_STREAMING) return;
+    if (s_out_chunk (conn, chunk->data.data, chunk->data.size) != 0 ||
+        conn->out_len > sb_ingress.settings.max_client_buffer) {
+        s_drop_slow_client (conn);
+        return;
+    }
+    lws_callback_on_writable (conn->wsi);
+}
+
+void
+sb_ingress_on_end (sb_conn_t *conn, const sb_end_t *end)
+{
+    s_release (conn);
+    if (conn->state == S_ROUTED) {
+        s_respond (conn, (int)end->status, "application/json", end->body.data, end->body.size,
+                   end->headers.data, end->headers.size);
+        return;
+    }
+    if (conn->state != S_STREAMING) return;
+    s_out_chunk (conn, end->body.data, end->body.size);
+    s_out_append (conn, "0\r\n\r\n", 5);
+    conn->state = S_RESPONDING;
+    lws_callback_on_writable (conn->wsi);
+}
+
+static void
+s_fail_inflight (sb_conn_t *conn, int status, const char *message, const char *code)
+{
+    if (conn->state == S_ROUTED) {
+        s_release (conn);
+        s_respond_error (conn, status, message, code);
+    } else if (conn->state == S_STREAMING) {
+        s_release (conn);
+        char event[1200];
+        char body[1024];
+        sb_oai_error_body (body, sizeof body, status, message, NULL, code);
+        int n = snprintf (event, sizeof event, "data: %s\n\ndata: [DONE]\n\n", body);
+        s_out_chunk (conn, event, (size_t)n);
+        s_out_append (conn, "0\r\n\r\n", 5);
+        conn->state = S_RESPONDING;
+        lws_callback_on_writable (conn->wsi);
+    }
+}
+
+void
+sb_ingress_on_router_lost (sb_conn_t *conn)
+{
+    s_fail_inflight (conn, 503, "The gateway's router is unavailable; please retry.",
+                     "router_unavailable");
+}
+
+//  -------------------------------------------------------------------------
+//  Requests.
+
+static void
+s_set_trace_id (sb_conn_t *conn)
+{
+    char given[S_TRACE_MAX + 2];
+    int n = lws_hdr_custom_copy (conn->wsi, given, sizeof given, "x-request-id:", 13);
+    bool ok = n > 0 && n <= S_TRACE_MAX;
+    for (int i = 0; ok && i < n; i++)
+        if (given[i] < 0x21 || given[i] > 0x7e) ok = false;
+    if (ok) {
+        memcpy (conn->trace_id, given, (size_t)n + 1);
+        return;
+    }
+    static uint64_t counter;
+    static uint64_t seed;
+    if (!seed) seed = sb_wall_us () ^ ((uint64_t)getpid () << 40);
+    uint64_t x = seed + ++counter * 0x9e3779b97f4a7c15ULL;
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 29;
+    snprintf (conn->trace_id, sizeof conn->trace_id, "req_%016llx%08llx", (unsigned long long)x,
+              (unsigned long long)(counter & 0xffffffffu));
+}
+
+//  The bearer key → the key entry, or NULL (401).
+static const sb_key_t *
+s_authenticate (sb_conn_t *conn)
+{
+    char auth[512];
+    int n = lws_hdr_copy (conn->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 7 || strncasecmp (auth, "Bearer ", 7) != 0) return NULL;
+    const char *secret = auth + 7;
+    while (*secret == ' ')
+        secret++;
+    size_t len = strlen (secret);
+    while (len > 0 && secret[len - 1] == ' ')
+        len--;
+    if (!sb_ingress.config || len == 0) return NULL;
+    return sb_config_key_by_secret (sb_ingress.config, secret, len);
+}
+
+static void
+s_handle_models (sb_conn_t *conn)
+{
+    const sb_key_t *key = s_authenticate (conn);
+    if (!key) {
+        s_respond_error (conn, 401, "Incorrect API key provided.", "invalid_api_key");
+        return;
+    }
+    //  Group names and the models of the key's groups, each once.
+    json_t *data = json_array ();
+    json_t *seen = json_object ();
+    for (size_t g = 0; g < key->group_count; g++) {
+        const sb_group_t *group = sb_config_group (sb_ingress.config, key->groups[g]);
+        for (size_t m = 0; m <= group->model_count; m++) {
+            const char *id = m == 0 ? group->name : group->models[m - 1];
+            if (json_object_get (seen, id)) continue;
+            json_object_set_new (seen, id, json_true ());
+            json_array_append_new (data,
+                                   json_pack ("{s:s,s:s,s:i,s:s}", "id", id, "object", "model",
+                                              "created", 0, "owned_by", group->name));
+        }
+    }
+    json_t *doc = json_pack ("{s:s,s:o}", "object", "list", "data", data);
+    char *text = json_dumps (doc, JSON_COMPACT);
+    s_respond (conn, 200, "application/json", text, strlen (text), NULL, 0);
+    free (text);
+    json_decref (doc);
+    json_decref (seen);
+}
+
+static void
+s_handle_chat (sb_conn_t *conn)
+{
+    sb_ingress_t *self = &sb_ingress;
+    self->requests++;
+    const sb_key_t *key = s_authenticate (conn);
+    if (!key) {
+        s_respond_error (conn, 401,
+                         "Incorrect API key provided. Send it as 'Authorization: Bearer <key>'.",
+                         "invalid_api_key");
+        return;
+    }
+    if (conn->body_too_large) {
+        char msg[128];
+        snprintf (msg, sizeof msg, "Request body too large: the limit is %zu bytes.",
+                  self->settings.max_body);
+        s_respond_error (conn, 413, msg, "request_too_large");
+        return;
+    }
+    sb_json_member_t members[64];
+    size_t count = 0;
+    const char *why = NULL;
+    size_t where = 0;
+    if (sb_json_scan_object (conn->body, conn->body_len, members, 64, &count, &why, &where) != 0) {
+        char msg[200];
+        snprintf (msg, sizeof msg,
+                  "We could not parse the JSON body of your request: %s at byte %zu.", why, where);
+        s_respond_error (conn, 400, msg, "invalid_json");
+        return;
+    }
+    if (count > 64) {
+        s_respond_error (conn, 400, "Too many top-level fields in the request body.", NULL);
+        return;
+    }
+    const sb_json_member_t *model = sb_json_find (members, count, "model");
+    const sb_json_member_t *messages = sb_json_find (members, count, "messages");
+    if (!model || model->type != SB_JSON_STRING ||
+        sb_json_unescape (model->value, model->value_len, conn->model, sizeof conn->model) <= 0) {
+        s_respond_error (conn, 400, "you must provide a model parameter", "missing_model");
+        return;
+    }
+    if (!messages || messages->type != SB_JSON_ARRAY) {
+        s_respond_error (conn, 400, "Missing required parameter: 'messages'.", "missing_messages");
+        return;
+    }
+    const sb_json_member_t *stream = sb_json_find (members, count, "stream");
+    if (stream && stream->type != SB_JSON_TRUE && stream->type != SB_JSON_FALSE &&
+        stream->type != SB_JSON_NULL) {
+        s_respond_error (conn, 400, "Invalid type for 'stream': expected a boolean.", NULL);
+        return;
+    }
+    conn->stream = stream && stream->type == SB_JSON_TRUE;
+    bool include_usage = false;
+    const sb_json_member_t *opts = sb_json_find (members, count, "stream_options");
+    if (opts && opts->type == SB_JSON_OBJECT) {
+        sb_json_member_t inner[16];
+        size_t n = 0;
+        if (sb_json_scan_object (opts->value, opts->value_len, inner, 16, &n, NULL, NULL) == 0) {
+            const sb_json_member_t *iu = sb_json_find (inner, n < 16 ? n : 16, "include_usage");
+            include_usage = iu && iu->type == SB_JSON_TRUE;
+        }
+    }
+    size_t model_len = strlen (conn->model);
+    const sb_group_t *group = sb_config_resolve_model (self->config, key, conn->model, model_len);
+    if (!group) {
+        char msg[SB_MAX_NAME + 96];
+        snprintf (msg, sizeof msg, "The model `%s` does not exist or you do not have access to it.",
+                  conn->model);
+        s_respond_error (conn, 404, msg, "model_not_found");
+        return;
+    }
+    if (sb_ingress_slot_acquire (conn, &conn->id) != 0) {
+        s_respond_error (conn, 503, "The gateway is at its limit of requests in flight; retry.",
+                         "overloaded");
+        return;
+    }
+    uint32_t total_ms = group->timeouts.total_ms ? group->timeouts.total_ms : 60000;
+    sb_msg_t msg = {.type = SB_MSG_CHAT};
+    msg.chat.id = conn->id;
+    msg.chat.key_name = sb_bytes_str (key->name);
+    msg.chat.group = sb_bytes_str (group->name);
+    msg.chat.model = sb_bytes (conn->model, model_len);
+    msg.chat.stream = conn->stream;
+    msg.chat.include_usage = include_usage;
+    msg.chat.body = sb_bytes (conn->body, conn->body_len);
+    msg.chat.deadline_ms = sb_wall_ms () + total_ms;
+    msg.chat.trace_id = sb_bytes_str (conn->trace_id);
+    msg.chat.received_us = sb_wall_us ();
+    if (sb_ingress_link_send (&msg) != 0) {
+        s_release (conn);
+        self->router_unavailable++;
+        s_respond_error (conn, 503, "The gateway's router is unavailable; please retry.",
+                         "router_unavailable");
+        return;
+    }
+    conn->state = S_ROUTED;
+    conn->deadline_us = sb_mono_us () + (uint64_t)total_ms * 1000u + S_DEADLINE_PAD;
+    conn->last_write_us = sb_mono_us ();
+    uint64_t first = self->settings.ping_ms * 1000ull;
+    if (first > (uint64_t)total_ms * 1000u + S_DEADLINE_PAD)
+        first = (uint64_t)total_ms * 1000u + S_DEADLINE_PAD;
+    lws_set_timer_usecs (conn->wsi, (lws_usec_t)first);
+}
+
+static void
+s_reset (sb_conn_t *conn)
+{
+    free (conn->body);
+    conn->body = NULL;
+    conn->body_len = conn->body_cap = 0;
+    conn->body_too_large = false;
+    conn->stream = false;
+    conn->state = S_IDLE;
+}
+
+static int
+s_on_body (sb_conn_t *conn, const char *in, size_t len)
+{
+    size_t limit = sb_ingress.settings.max_body;
+    if (conn->body_too_large || conn->body_len + len > limit) {
+        conn->body_too_large = true; // keep reading to the end, then answer 413
+        return 0;
+    }
+    if (conn->body_len + len > conn->body_cap) {
+        size_t cap = conn->body_cap ? conn->body_cap : 4096;
+        while (cap < conn->body_len + len)
+            cap *= 2;
+        if (cap > limit) cap = limit;
+        char *body = realloc (conn->body, cap);
+        if (!body) return -1;
+        conn->body = body;
+        conn->body_cap = cap;
+    }
+    memcpy (conn->body + conn->body_len, in, len);
+    conn->body_len += len;
+    return 0;
+}
+
+static int
+s_on_http (sb_conn_t *conn, const char *path)
+{
+    sb_ingress_t *self = &sb_ingress;
+    s_reset (conn);
+    s_set_trace_id (conn);
+    bool is_post = lws_hdr_total_length (conn->wsi, WSI_TOKEN_POST_URI) > 0;
+    bool is_get = lws_hdr_total_length (conn->wsi, WSI_TOKEN_GET_URI) > 0;
+
+    if (strcmp (path, "/v1/chat/completions") == 0 || strcmp (path, "/chat/completions") == 0) {
+        if (!is_post) {
+            s_respond_error (conn, 405, "Use POST for /v1/chat/completions.", "method_not_allowed");
+            return 0;
+        }
+        char clen[32];
+        if (lws_hdr_copy (conn->wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+            unsigned long long declared = strtoull (clen, NULL, 10);
+            if (declared > (unsigned long long)self->settings.max_body * S_MAX_DISCARD) {
+                //  Too big even to read and drop: answer now and close.
+                conn->close_after = true;
+                char msg[128];
+                snprintf (msg, sizeof msg, "Request body too large: the limit is %zu bytes.",
+                          self->settings.max_body);
+                s_respond_error (conn, 413, msg, "request_too_large");
+                return 0;
+            }
+        }
+        conn->state = S_BODY;
+        return 0;
+    }
+    if (is_get && (strcmp (path, "/v1/models") == 0 || strcmp (path, "/models") == 0)) {
+        s_handle_models (conn);
+        return 0;
+    }
+    if (is_get && strcmp (path, "/healthz") == 0) {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        s_respond (conn, 200, "application/json", ok, sizeof ok - 1, NULL, 0);
+        return 0;
+    }
+    if (is_get && strcmp (path, "/readyz") == 0) {
+        char body[160];
+        bool ready = self->config && self->router_up;
+        int n = snprintf (body, sizeof body, "{\"status\":\"%s\",\"config\":%s,\"router\":%s}",
+                          ready ? "ready" : "not_ready", self->config ? "true" : "false",
+                          self->router_up ? "true" : "false");
+        s_respond (conn, ready ? 200 : 503, "application/json", body, (size_t)n, NULL, 0);
+        return 0;
+    }
+    char msg[160];
+    snprintf (msg, sizeof msg, "Invalid URL (%s %.100s)",
+              is_post  ? "POST"
+              : is_get ? "GET"
+                       : "?",
+              path);
+    if (is_post) conn->close_after = true; // don't parse an unread body as the next request
+    s_respond_error (conn, 404, msg, "unknown_url");
+    return 0;
+}
+
+static int
+s_on_writeable (sb_conn_t *conn)
+{
+    if (conn->out_len) {
+        bool final = conn->state == S_RESPONDING;
+        int n = lws_write (conn->wsi, conn->out + LWS_PRE, conn->out_len,
+                           final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+        if (n < 0) return -1;
+        conn->out_len = 0;
+        conn->last_write_us = sb_mono_us ();
+        //  Give back a buffer that grew for one large response.
+        if (conn->out_cap > (1u << 20)) {
+            free (conn->out);
+            conn->out = NULL;
+            conn->out_cap = 0;
+        }
+    }
+    if (conn->state == S_RESPONDING) {
+        bool close_after = conn->close_after;
+        s_reset (conn);
+        lws_set_timer_usecs (conn->wsi, LWS_SET_TIMER_USEC_CANCEL);
+        if (close_after) return -1;
+        if (lws_http_transaction_completed (conn->wsi)) return -1;
+    }
+    return 0;
+}
+
+static void
+s_on_timer (sb_conn_t *conn)
+{
+    uint64_t now = sb_mono_us ();
+    if (conn->state != S_ROUTED && conn->state != S_STREAMING) return;
+    if (now >= conn->deadline_us) {
+        s_cancel_upstream (conn);
+        conn->id = 0;
+        //  s_fail_inflight needs the state; the slot is already released.
+        if (conn->state == S_ROUTED)
+            s_respond_error (conn, 504, "The request timed out at the gateway.", "timeout");
+        else
+            s_fail_inflight (conn, 504, "The request timed out at the gateway.", "timeout");
+        return;
+    }
+    uint64_t ping_us = sb_ingress.settings.ping_ms * 1000ull;
+    if (conn->state == S_STREAMING && conn->out_len == 0 && now - conn->last_write_us >= ping_us) {
+        //  An SSE comment: ignored by clients, but a write that fails tells us the
+        //  client has gone (lws 4.1 misses some half-closed sockets otherwise).
+        s_out_chunk (conn, ": ping\n\n", 8);
+        lws_callback_on_writable (conn->wsi);
+    }
+    uint64_t next = ping_us;
+    if (conn->deadline_us - now < next) next = conn->deadline_us - now;
+    lws_set_timer_usecs (conn->wsi, (lws_usec_t)(next ? next : 1000));
+}
+
+int
+sb_ingress_http_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
+{
+    sb_conn_t *conn = user;
+    switch (reason) {
+        case LWS_CALLBACK_HTTP:
+            conn->wsi = wsi;
+            return s_on_http (conn, (const char *)in);
+        case LWS_CALLBACK_HTTP_BODY:
+            if (conn->state != S_BODY) return 0;
+            return s_on_body (conn, in, len);
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+            if (conn->state != S_BODY) return 0;
+            s_handle_chat (conn);
+            return 0;
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+            return s_on_writeable (conn);
+        case LWS_CALLBACK_TIMER:
+            s_on_timer (conn);
+            return 0;
+        case LWS_CALLBACK_CLOSED_HTTP:
+            //  The client went away: stop the upstream transfer too.
+            s_cancel_upstream (conn);
+            s_reset (conn);
+            free (conn->out);
+            conn->out = NULL;
+            conn->out_cap = conn->out_len = 0;
+            return 0;
+        case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+            s_cancel_upstream (conn);
+            s_reset (conn);
+            free (conn->out);
+            conn->out = NULL;
+            conn->out_cap = conn->out_len = 0;
+            return 0;
+        default:
+            break;
+    }
+    return lws_callback_http_dummy (wsi, reason, user, in, len);
+}

@@ -1,0 +1,163 @@
+/*  sb_ingress_link — the ingress side of ingress → router: a DEALER socket whose
+    ZMQ_FD (a dup of it) is adopted into the lws loop as a raw file, so one thread
+    serves both. ZMQ_FD is edge-triggered, so every wake-up drains until EAGAIN, and
+    the main loop drains again after every lws service round (a send made inside a
+    callback can consume the edge of a message that then arrived).  */
+
+#include "sb_ingress.h"
+#include "sb_clock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define S_ROUTER_DEAD_US (3 * 1000000u) // no echo for this long: router considered gone
+
+static struct lws *s_bridge;
+static char s_instance[64];
+
+int
+sb_ingress_link_start (void)
+{
+    sb_ingress_t *self = &sb_ingress;
+    self->zmq_ctx = zmq_ctx_new ();
+    self->router = zmq_socket (self->zmq_ctx, ZMQ_DEALER);
+    if (!self->router) return -1;
+    //  IMMEDIATE: never queue requests for a router that isn't connected, so a
+    //  send fails at once (503) instead of waiting for one to appear.
+    int one = 1, zero = 0;
+    int sndhwm = 20000, rcvhwm = 200000;
+    int hb_ivl = 1000, hb_timeout = 3000;
+    zmq_setsockopt (self->router, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt (self->router, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->router, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    zmq_setsockopt (self->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_setsockopt (self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+    zmq_setsockopt (self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
+    snprintf (s_instance, sizeof s_instance, "ingress-%d", (int)getpid ());
+    if (zmq_connect (self->router, self->settings.router_endpoint) != 0) {
+        fprintf (stderr, "ingress: cannot connect to %s: %s\n", self->settings.router_endpoint,
+                 zmq_strerror (errno));
+        return -1;
+    }
+    int fd;
+    size_t fd_size = sizeof fd;
+    if (zmq_getsockopt (self->router, ZMQ_FD, &fd, &fd_size) != 0) return -1;
+    //  lws closes what it adopts; ZeroMQ owns ZMQ_FD, so lws gets a duplicate.
+    lws_sock_file_fd_type desc;
+    desc.filefd = dup (fd);
+    s_bridge = lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+                                           "sb-router-link", NULL);
+    if (!s_bridge) {
+        close (desc.filefd);
+        return -1;
+    }
+    return 0;
+}
+
+void
+sb_ingress_link_stop (void)
+{
+    sb_ingress_t *self = &sb_ingress;
+    if (self->router) zmq_close (self->router);
+    self->router = NULL;
+    if (self->zmq_ctx) zmq_ctx_term (self->zmq_ctx);
+    self->zmq_ctx = NULL;
+}
+
+int
+sb_ingress_link_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
+{
+    switch (reason) {
+        case LWS_CALLBACK_RAW_RX_FILE:
+            sb_ingress_link_drain ();
+            break;
+        case LWS_CALLBACK_RAW_CLOSE_FILE:
+            s_bridge = NULL;
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+int
+sb_ingress_link_send (const sb_msg_t *msg)
+{
+    sb_ingress_t *self = &sb_ingress;
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, msg, &data, &size) != 0) return -1;
+    if (zmq_send (self->router, data, size, ZMQ_DONTWAIT) < 0) return -1;
+    return 0;
+}
+
+static void
+s_dispatch (const void *data, size_t size)
+{
+    sb_ingress_t *self = &sb_ingress;
+    sb_msg_t msg;
+    const char *why;
+    if (sb_msg_decode (data, size, &msg, &why) != 0) {
+        self->bad_messages++;
+        return;
+    }
+    self->router_seen_us = sb_mono_us ();
+    self->router_up = true;
+    sb_conn_t *conn;
+    switch (msg.type) {
+        case SB_MSG_CHUNK:
+            conn = sb_ingress_slot_lookup (msg.chunk.id);
+            if (conn) sb_ingress_on_chunk (conn, &msg.chunk);
+            break;
+        case SB_MSG_END:
+            conn = sb_ingress_slot_lookup (msg.end.id);
+            if (conn) sb_ingress_on_end (conn, &msg.end);
+            break;
+        case SB_MSG_HEARTBEAT:
+            break;
+        default:
+            self->bad_messages++;
+            break;
+    }
+}
+
+void
+sb_ingress_link_drain (void)
+{
+    sb_ingress_t *self = &sb_ingress;
+    if (!self->router) return;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    //  Bounded per round so a flood from the router cannot starve client I/O; the
+    //  edge is re-armed because we check ZMQ_EVENTS before returning.
+    for (int i = 0; i < 4096; i++) {
+        if (zmq_msg_recv (&frame, self->router, ZMQ_DONTWAIT) < 0) break;
+        s_dispatch (zmq_msg_data (&frame), zmq_msg_size (&frame));
+    }
+    zmq_msg_close (&frame);
+    int events = 0;
+    size_t events_size = sizeof events;
+    zmq_getsockopt (self->router, ZMQ_EVENTS, &events, &events_size);
+    if ((events & ZMQ_POLLIN) && s_bridge)
+        lws_cancel_service (self->context); // more waiting: come round again
+}
+
+void
+sb_ingress_link_tick (void)
+{
+    sb_ingress_t *self = &sb_ingress;
+    sb_msg_t hb = {.type = SB_MSG_HEARTBEAT};
+    hb.heartbeat.instance = sb_bytes_str (s_instance);
+    sb_ingress_link_send (&hb);
+    uint64_t now = sb_mono_us ();
+    if (self->router_up && now - self->router_seen_us > S_ROUTER_DEAD_US) {
+        //  The router went quiet: requests waiting on it would only time out.
+        self->router_up = false;
+        for (uint32_t i = 0; i < self->settings.max_inflight; i++)
+            if (self->slots[i]) sb_ingress_on_router_lost (self->slots[i]);
+    }
+}

@@ -1,0 +1,81 @@
+/*  sb_router — the service between ingress and the providers: one thread runs a
+    libcurl multi handle and the ZeroMQ sockets together (curl_multi_poll waits on
+    curl's sockets and on the ZMQ_FDs). It picks a channel, rewrites the request
+    for it, streams the answer back as CHUNKs, fails over before the first byte,
+    and brokers tool-call validation jobs to the validator pool.  */
+
+#ifndef SB_ROUTER_H_INCLUDED
+#define SB_ROUTER_H_INCLUDED
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "sb_config.h"
+#include "sb_msg.h"
+
+typedef struct _sb_rreq_t sb_rreq_t;
+
+//  Router-side state of one channel of the current config (parallel array).
+typedef struct {
+    CURLU *url;                 // base_url + "/chat/completions", parsed once
+    struct curl_slist *headers; // auth, content type, extra headers
+    uint64_t rr;                // round-robin cursor contribution
+    uint64_t requests, failures;
+    double ewma_ms;
+} sb_rchannel_t;
+
+typedef struct {
+    const char *frontend_bind; // ingress ROUTER
+    const char *backend_bind;  // validator ROUTER
+    const char *logger_endpoint;
+    const char *config_path;
+    uint32_t validator_budget_ms; // longest a response waits for the pool
+    uint32_t max_requests;
+} sb_router_settings_t;
+
+typedef struct {
+    sb_router_settings_t settings;
+    void *zmq_ctx;
+    void *frontend; // ROUTER, ingress connects
+    void *backend;  // ROUTER, validators connect
+    void *logger;   // PUSH
+    CURLM *multi;
+    sb_config_t *config;
+    sb_rchannel_t *channels;
+    uint64_t *group_rr; // per group round-robin cursor
+    sb_msg_writer_t *writer;
+    //  counters
+    uint64_t requests, failovers, upstream_errors, timeouts, cancels, bad_messages;
+    uint64_t log_dropped, client_gone, validations, validation_timeouts;
+} sb_router_t;
+
+extern sb_router_t sb_router;
+
+//  requests (sb_router_request.c)
+void sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame,
+                        const sb_chat_t *chat);
+void sb_router_on_cancel (const void *ident, size_t ident_len, uint64_t id);
+void sb_router_on_transfer_done (CURL *easy, CURLcode result);
+void sb_router_check_timers (uint64_t now_us);
+size_t sb_router_active (void);
+void sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result);
+void sb_router_on_validation_timeout (sb_rreq_t *req);
+
+//  sending to ingress: identity frame + message; -1 when the peer is gone/full
+int sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg);
+void sb_router_log (const char *kind, const char *request_id, const char *json, size_t len);
+
+//  validator broker (sb_router_broker.c)
+int sb_broker_start (void);
+void sb_broker_drain (void);
+void sb_broker_tick (uint64_t now_us);
+//  Queues a validation job for req; the broker calls sb_router_on_validation or
+//  sb_router_on_validation_timeout exactly once unless cancelled. Returns job id or 0.
+uint64_t sb_broker_submit (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *tools,
+                           size_t tools_len, const char *calls, size_t calls_len);
+void sb_broker_cancel (uint64_t job_id);
+size_t sb_broker_workers (void);
+
+#endif

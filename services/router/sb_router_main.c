@@ -1,0 +1,270 @@
+/*  sb_router_main — starts the router: config snapshot, per-channel curl state,
+    the ZeroMQ sockets (ingress ROUTER, validator ROUTER, logger PUSH), and the one
+    loop: curl_multi_poll on curl's sockets plus the ZMQ_FDs, then drain.  */
+
+#include "sb_router.h"
+#include "sb_clock.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+sb_router_t sb_router;
+static volatile sig_atomic_t s_interrupted;
+
+static void
+s_on_signal (int sig)
+{
+    s_interrupted = 1;
+    if (sb_router.multi) curl_multi_wakeup (sb_router.multi);
+}
+
+static const char *
+s_env (const char *name, const char *fallback)
+{
+    const char *v = getenv (name);
+    return v && *v ? v : fallback;
+}
+
+static int
+s_env_uint (const char *name, unsigned long fallback, unsigned long max, uint32_t *out)
+{
+    const char *v = getenv (name);
+    if (!v || !*v) {
+        *out = (uint32_t)fallback;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul (v, &end, 10);
+    if (errno || *end || n == 0 || n > max) {
+        fprintf (stderr, "router: %s=%s is not a number from 1 to %lu\n", name, v, max);
+        return -1;
+    }
+    *out = (uint32_t)n;
+    return 0;
+}
+
+//  Per-channel curl state: the parsed URL and the header list, built once per
+//  config snapshot.
+static int
+s_build_channels (void)
+{
+    sb_router_t *self = &sb_router;
+    size_t n = sb_config_channel_count (self->config);
+    self->channels = calloc (n ? n : 1, sizeof (sb_rchannel_t));
+    if (!self->channels) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const sb_channel_t *ch = sb_config_channel (self->config, i);
+        sb_rchannel_t *rc = &self->channels[i];
+        char url[2048];
+        snprintf (url, sizeof url, "%s/chat/completions", ch->base_url);
+        rc->url = curl_url ();
+        if (curl_url_set (rc->url, CURLUPART_URL, url, 0) != CURLUE_OK) {
+            fprintf (stderr, "router: channel %s: bad base_url\n", ch->name);
+            return -1;
+        }
+        char line[4096];
+        snprintf (line, sizeof line, "Authorization: Bearer %s", ch->api_key);
+        rc->headers = curl_slist_append (NULL, line);
+        rc->headers = curl_slist_append (rc->headers, "Content-Type: application/json");
+        rc->headers = curl_slist_append (rc->headers, "Expect:"); // no 100-continue round trip
+        for (size_t h = 0; h < ch->header_count; h++) {
+            snprintf (line, sizeof line, "%s: %s", ch->headers[h].from, ch->headers[h].to);
+            rc->headers = curl_slist_append (rc->headers, line);
+        }
+        memset (line, 0, sizeof line);
+    }
+    return 0;
+}
+
+int
+sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg)
+{
+    sb_router_t *self = &sb_router;
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, msg, &data, &size) != 0) return -1;
+    if (zmq_send (self->frontend, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return -1;
+    if (zmq_send (self->frontend, data, size, ZMQ_DONTWAIT) < 0) return -1;
+    return 0;
+}
+
+void
+sb_router_log (const char *kind, const char *request_id, const char *json, size_t len)
+{
+    sb_router_t *self = &sb_router;
+    if (!self->logger) return;
+    sb_msg_t msg = {.type = SB_MSG_LOG_EVENT};
+    msg.log_event.kind = sb_bytes_str (kind);
+    msg.log_event.request_id = sb_bytes_str (request_id);
+    msg.log_event.ts_us = sb_wall_us ();
+    msg.log_event.data = sb_bytes (json, len);
+    //  A separate writer would be needed if this were called mid-encode; it isn't.
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
+        zmq_send (self->logger, data, size, ZMQ_DONTWAIT) < 0)
+        self->log_dropped++; // never block the data path on the logger
+}
+
+static void
+s_drain_frontend (void)
+{
+    sb_router_t *self = &sb_router;
+    zmq_msg_t ident, frame;
+    zmq_msg_init (&ident);
+    zmq_msg_init (&frame);
+    for (int i = 0; i < 1024; i++) {
+        if (zmq_msg_recv (&ident, self->frontend, ZMQ_DONTWAIT) < 0) break;
+        if (!zmq_msg_more (&ident) || zmq_msg_recv (&frame, self->frontend, ZMQ_DONTWAIT) < 0) {
+            self->bad_messages++;
+            continue;
+        }
+        while (zmq_msg_more (&frame)) // a third frame: malformed, skip the rest
+            if (zmq_msg_recv (&frame, self->frontend, ZMQ_DONTWAIT) < 0) break;
+        sb_msg_t msg;
+        if (sb_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, NULL) != 0) {
+            self->bad_messages++;
+            continue;
+        }
+        switch (msg.type) {
+            case SB_MSG_CHAT:
+                sb_router_on_chat (zmq_msg_data (&ident), zmq_msg_size (&ident), &frame, &msg.chat);
+                zmq_msg_init (&frame); // ownership moved into the request
+                break;
+            case SB_MSG_CANCEL:
+                sb_router_on_cancel (zmq_msg_data (&ident), zmq_msg_size (&ident), msg.cancel.id);
+                break;
+            case SB_MSG_HEARTBEAT: {
+                //  Echo, so the ingress knows a router is alive.
+                sb_msg_t hb = {.type = SB_MSG_HEARTBEAT};
+                hb.heartbeat.instance = sb_bytes_str ("router");
+                sb_router_send (zmq_msg_data (&ident), zmq_msg_size (&ident), &hb);
+                break;
+            }
+            default:
+                self->bad_messages++;
+                break;
+        }
+    }
+    zmq_msg_close (&ident);
+    zmq_msg_close (&frame);
+}
+
+static void
+s_read_curl (void)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read (sb_router.multi, &left)))
+        if (m->msg == CURLMSG_DONE) sb_router_on_transfer_done (m->easy_handle, m->data.result);
+}
+
+static int
+s_events (void *socket)
+{
+    int events = 0;
+    size_t size = sizeof events;
+    zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size);
+    return events;
+}
+
+int
+main (int argc, char **argv)
+{
+    sb_router_t *self = &sb_router;
+    self->settings.frontend_bind = s_env ("SB_ROUTER_BIND", "tcp://127.0.0.1:5555");
+    self->settings.backend_bind = s_env ("SB_VALIDATOR_BIND", "tcp://127.0.0.1:5556");
+    self->settings.logger_endpoint = s_env ("SB_LOGGER_ENDPOINT", "tcp://127.0.0.1:5557");
+    self->settings.config_path = s_env ("SB_CONFIG", "config/demo.json");
+    if (s_env_uint ("SB_VALIDATOR_BUDGET_MS", 2000, 600000, &self->settings.validator_budget_ms))
+        return 1;
+
+    char err[512];
+    self->config = sb_config_load_file (self->settings.config_path, err, sizeof err);
+    if (!self->config) {
+        fprintf (stderr, "router: config: %s\n", err);
+        return 1;
+    }
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    self->multi = curl_multi_init ();
+    curl_multi_setopt (self->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    curl_multi_setopt (self->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    self->writer = sb_msg_writer_new ();
+    if (s_build_channels () != 0) return 1;
+
+    self->zmq_ctx = zmq_ctx_new ();
+    self->frontend = zmq_socket (self->zmq_ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0, sndhwm = 200000, rcvhwm = 20000;
+    int hb_ivl = 1000, hb_timeout = 3000;
+    zmq_setsockopt (self->frontend, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt (self->frontend, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->frontend, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    zmq_setsockopt (self->frontend, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+    zmq_setsockopt (self->frontend, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
+    zmq_setsockopt (self->frontend, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
+    if (zmq_bind (self->frontend, self->settings.frontend_bind) != 0) {
+        fprintf (stderr, "router: cannot bind %s: %s\n", self->settings.frontend_bind,
+                 zmq_strerror (errno));
+        return 1;
+    }
+    if (sb_broker_start () != 0) return 1;
+    self->logger = zmq_socket (self->zmq_ctx, ZMQ_PUSH);
+    int log_hwm = 50000;
+    zmq_setsockopt (self->logger, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->logger, ZMQ_SNDHWM, &log_hwm, sizeof log_hwm);
+    zmq_setsockopt (self->logger, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_connect (self->logger, self->settings.logger_endpoint);
+
+    signal (SIGINT, s_on_signal);
+    signal (SIGTERM, s_on_signal);
+    signal (SIGPIPE, SIG_IGN);
+
+    struct curl_waitfd zfds[2];
+    int fd;
+    size_t fd_size = sizeof fd;
+    zmq_getsockopt (self->frontend, ZMQ_FD, &fd, &fd_size);
+    zfds[0].fd = fd;
+    zmq_getsockopt (self->backend, ZMQ_FD, &fd, &fd_size);
+    zfds[1].fd = fd;
+    printf ("router: ingress on %s, validators on %s, logger at %s\n", self->settings.frontend_bind,
+            self->settings.backend_bind, self->settings.logger_endpoint);
+    fflush (stdout);
+
+    uint64_t last_timers = 0;
+    while (!s_interrupted) {
+        zfds[0].events = zfds[1].events = CURL_WAIT_POLLIN;
+        zfds[0].revents = zfds[1].revents = 0;
+        //  ZMQ_FD is edge-triggered: only wait when both sockets are drained.
+        int timeout = sb_router_active () ? 10 : 200;
+        if ((s_events (self->frontend) & ZMQ_POLLIN) || (s_events (self->backend) & ZMQ_POLLIN))
+            timeout = 0;
+        int numfds = 0;
+        curl_multi_poll (self->multi, zfds, 2, timeout, &numfds);
+        int running = 0;
+        curl_multi_perform (self->multi, &running);
+        s_read_curl ();
+        s_drain_frontend ();
+        sb_broker_drain ();
+        curl_multi_perform (self->multi, &running); // start what the drain added
+        s_read_curl ();
+        uint64_t now = sb_mono_us ();
+        if (now - last_timers >= 10000) {
+            last_timers = now;
+            sb_router_check_timers (now);
+            sb_broker_tick (now);
+        }
+    }
+    zmq_close (self->frontend);
+    zmq_close (self->backend);
+    zmq_close (self->logger);
+    zmq_ctx_term (self->zmq_ctx);
+    curl_multi_cleanup (self->multi);
+    sb_msg_writer_destroy (&self->writer);
+    sb_config_destroy (&self->config);
+    return 0;
+}

@@ -1,0 +1,1002 @@
+/*  sb_router_request — one chat request's life in the router, as an explicit
+    state machine:
+
+        PICKING ──▶ UPSTREAM ──▶ STREAMING ──▶ DONE
+           ▲           │  (first byte     │
+           └─ failover ┘   to the client) └─▶ DONE (clean SSE error if it breaks)
+                       └──▶ VALIDATING ──▶ DONE   (JSON with tool calls, pool on)
+
+    Failover happens only while nothing has gone to the client. All of it runs on
+    the router's one thread; transfers find their request through CURLOPT_PRIVATE.  */
+
+#include "sb_router.h"
+#include "sb_channel_picker.h"
+#include "sb_clock.h"
+#include "sb_json_scan.h"
+#include "sb_oai_error.h"
+#include "sb_sse.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { R_PICKING, R_UPSTREAM, R_STREAMING, R_VALIDATING, R_DONE } r_state_t;
+
+#define S_MAX_RESPONSE (32u << 20) // a JSON response larger than this is a 502
+#define S_MAX_EVENT    (4u << 20)  // one SSE event
+#define S_MAX_IDENT    256
+#define S_BUCKETS      (1u << 16)
+
+//  Invariants: `easy` is non-NULL exactly in R_UPSTREAM/R_STREAMING; `sent` is true
+//  once any byte went to the ingress (no failover after that); the request is in
+//  the id map from creation to s_finish.
+struct _sb_rreq_t {
+    sb_rreq_t *next_in_bucket;
+    uint64_t id;
+    unsigned char ident[S_MAX_IDENT];
+    size_t ident_len;
+    zmq_msg_t frame; // the CHAT frame; `chat` views point into it
+    sb_chat_t chat;
+    char model[SB_MAX_NAME + 1];
+    char trace[SB_MAX_TEXT + 1];
+    const sb_group_t *group;
+    size_t group_index;
+    r_state_t state;
+    CURL *easy;
+    char *up_body; // body rewritten for the current channel (NULL: send chat.body)
+    size_t up_len;
+    //  response
+    long status;
+    char *resp; // JSON body (or error body of a failed attempt)
+    size_t resp_len, resp_cap;
+    bool resp_too_big;
+    sb_sse_t *sse;
+    char *batch; // events of one write callback, sent as one CHUNK
+    size_t batch_len, batch_cap;
+    uint64_t seq;
+    bool sent;
+    bool done_seen;
+    //  attempts
+    uint64_t tried_mask; // picker indexes tried
+    int pick;            // picker index of the current attempt, -1 none
+    size_t channel;      // config channel index of the current attempt
+    uint32_t attempts;
+    uint64_t picked_ms;
+    char retry_after[32];
+    //  timing (monotonic µs)
+    uint64_t start_us, attempt_us, first_byte_us, last_byte_us, deadline_us;
+    uint64_t prompt_tokens, completion_tokens;
+    //  validation
+    uint64_t job_id;
+    char validation_header[160];
+    //  last failure, for the final error
+    int fail_status;
+    char fail_message[400];
+    char fail_code[48];
+};
+
+static sb_rreq_t *s_buckets[S_BUCKETS];
+static size_t s_active;
+static CURL *s_easy_pool[512];
+static size_t s_easy_pool_count;
+static sb_picker_t **s_pickers; // per group of the current config
+static size_t s_picker_count;
+static uint64_t *s_channel_mask; // per group: picker indexes that exist
+
+size_t
+sb_router_active (void)
+{
+    return s_active;
+}
+
+//  -------------------------------------------------------------------------
+//  id map
+
+static size_t
+s_bucket (const void *ident, size_t ident_len, uint64_t id)
+{
+    uint64_t h = id * 0x9e3779b97f4a7c15ULL;
+    const unsigned char *p = ident;
+    for (size_t i = 0; i < ident_len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return (size_t)(h >> 17) & (S_BUCKETS - 1);
+}
+
+static sb_rreq_t *
+s_find (const void *ident, size_t ident_len, uint64_t id)
+{
+    for (sb_rreq_t *r = s_buckets[s_bucket (ident, ident_len, id)]; r; r = r->next_in_bucket)
+        if (r->id == id && r->ident_len == ident_len && memcmp (r->ident, ident, ident_len) == 0)
+            return r;
+    return NULL;
+}
+
+static void
+s_unlink (sb_rreq_t *req)
+{
+    sb_rreq_t **p = &s_buckets[s_bucket (req->ident, req->ident_len, req->id)];
+    while (*p && *p != req)
+        p = &(*p)->next_in_bucket;
+    if (*p) *p = req->next_in_bucket;
+}
+
+//  -------------------------------------------------------------------------
+//  Pickers: one per model group, rebuilt when the config changes.
+
+static void
+s_build_pickers (void)
+{
+    sb_config_t *config = sb_router.config;
+    size_t n = sb_config_group_count (config);
+    s_pickers = calloc (n ? n : 1, sizeof (sb_picker_t *));
+    s_channel_mask = calloc (n ? n : 1, sizeof (uint64_t));
+    s_picker_count = n;
+    for (size_t g = 0; g < n; g++) {
+        const sb_group_t *group = sb_config_group (config, g);
+        sb_lb_strategy_t strategy = SB_LB_ROUND_ROBIN;
+        sb_lb_strategy_from_name (group->strategy, &strategy);
+        s_pickers[g] = sb_picker_new (strategy, 0x5eed0000u + g, NULL);
+        for (size_t i = 0; i < group->channel_count && i < 64; i++) {
+            const sb_channel_t *ch = sb_config_channel (config, group->channels[i]);
+            if (sb_picker_add_channel (s_pickers[g], ch->name, ch->weight, ch->priority) >= 0)
+                s_channel_mask[g] |= 1ull << i;
+        }
+    }
+}
+
+static sb_picker_t *
+s_picker (size_t group_index)
+{
+    if (!s_pickers) s_build_pickers ();
+    return group_index < s_picker_count ? s_pickers[group_index] : NULL;
+}
+
+//  -------------------------------------------------------------------------
+//  Sending to the ingress.
+
+static void s_finish (sb_rreq_t *req);
+
+static void
+s_send_end (sb_rreq_t *req, int status, const char *body, size_t body_len, const char *headers,
+            const char *error)
+{
+    sb_msg_t msg = {.type = SB_MSG_END};
+    msg.end.id = req->id;
+    msg.end.status = (uint64_t)status;
+    msg.end.body = sb_bytes (body, body_len);
+    msg.end.headers = sb_bytes_str (headers);
+    const sb_channel_t *ch =
+        req->attempts ? sb_config_channel (sb_router.config, req->channel) : NULL;
+    msg.end.channel = sb_bytes_str (ch ? ch->name : "");
+    msg.end.attempts = req->attempts;
+    msg.end.prompt_tokens = req->prompt_tokens;
+    msg.end.completion_tokens = req->completion_tokens;
+    uint64_t now = sb_mono_us ();
+    msg.end.upstream_us = req->attempt_us ? now - req->attempt_us : 0;
+    msg.end.ttfb_us = req->first_byte_us ? req->first_byte_us - req->attempt_us : 0;
+    msg.end.error = sb_bytes_str (error);
+    sb_router_send (req->ident, req->ident_len, &msg);
+}
+
+static int
+s_send_chunk (sb_rreq_t *req, const char *data, size_t len)
+{
+    sb_msg_t msg = {.type = SB_MSG_CHUNK};
+    msg.chunk.id = req->id;
+    msg.chunk.seq = req->seq++;
+    msg.chunk.data = sb_bytes (data, len);
+    req->sent = true;
+    if (sb_router_send (req->ident, req->ident_len, &msg) != 0) {
+        sb_router.client_gone++;
+        return -1;
+    }
+    return 0;
+}
+
+//  The final error of a request: JSON error before any byte went out, or a clean
+//  SSE error event and [DONE] after.
+static void
+s_fail (sb_rreq_t *req, int status, const char *message, const char *code)
+{
+    char body[1024];
+    size_t len = sb_oai_error_body (body, sizeof body, status, message, NULL, code);
+    char headers[64] = "";
+    if (req->retry_after[0])
+        snprintf (headers, sizeof headers, "Retry-After: %s\r\n", req->retry_after);
+    if (!req->sent)
+        s_send_end (req, status, body, len, headers, message);
+    else {
+        char event[1200];
+        int n = snprintf (event, sizeof event, "data: %s\n\ndata: [DONE]\n\n", body);
+        s_send_end (req, status, event, (size_t)n, "", message);
+    }
+    s_finish (req);
+}
+
+//  -------------------------------------------------------------------------
+//  Logging (never blocks the data path; sb_router_log drops and counts).
+
+static void
+s_log_request (sb_rreq_t *req, int status, const char *error)
+{
+    const sb_channel_t *ch =
+        req->attempts ? sb_config_channel (sb_router.config, req->channel) : NULL;
+    uint64_t now = sb_mono_us ();
+    json_t *rec = json_pack (
+        "{s:s,s:s%,s:s,s:s,s:s,s:i,s:i,s:b,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:s}", "request_id",
+        req->trace, "key", req->chat.key_name.data ? req->chat.key_name.data : "",
+        req->chat.key_name.size, "group", req->group ? req->group->name : "", "model", req->model,
+        "channel", ch ? ch->name : "", "attempts", (int)req->attempts, "status", status, "stream",
+        req->chat.stream, "timings_us", "received", (json_int_t)req->chat.received_us, "first_byte",
+        (json_int_t)(req->first_byte_us ? req->first_byte_us - req->start_us : 0), "total",
+        (json_int_t)(now - req->start_us), "usage", "prompt_tokens", (json_int_t)req->prompt_tokens,
+        "completion_tokens", (json_int_t)req->completion_tokens, "total_tokens",
+        (json_int_t)(req->prompt_tokens + req->completion_tokens), "error", error ? error : "");
+    if (!rec) return;
+    if (req->validation_header[0])
+        json_object_set_new (rec, "tool_validation", json_string (req->validation_header));
+    char *text = json_dumps (rec, JSON_COMPACT);
+    if (text) sb_router_log ("request", req->trace, text, strlen (text));
+    free (text);
+    json_decref (rec);
+}
+
+//  -------------------------------------------------------------------------
+//  Lifecycle
+
+static CURL *
+s_easy_get (void)
+{
+    if (s_easy_pool_count) return s_easy_pool[--s_easy_pool_count];
+    return curl_easy_init ();
+}
+
+static void
+s_easy_put (CURL *easy)
+{
+    if (s_easy_pool_count < sizeof s_easy_pool / sizeof s_easy_pool[0])
+        s_easy_pool[s_easy_pool_count++] = easy;
+    else
+        curl_easy_cleanup (easy);
+}
+
+static void
+s_stop_transfer (sb_rreq_t *req)
+{
+    if (!req->easy) return;
+    //  Removing an unfinished transfer closes its connection: the provider sees
+    //  the cancel.
+    curl_multi_remove_handle (sb_router.multi, req->easy);
+    s_easy_put (req->easy);
+    req->easy = NULL;
+}
+
+static void
+s_finish (sb_rreq_t *req)
+{
+    s_stop_transfer (req);
+    if (req->job_id) sb_broker_cancel (req->job_id);
+    req->job_id = 0;
+    s_unlink (req);
+    s_active--;
+    zmq_msg_close (&req->frame);
+    free (req->up_body);
+    free (req->resp);
+    free (req->batch);
+    sb_sse_destroy (&req->sse);
+    free (req);
+}
+
+static void s_start_attempt (sb_rreq_t *req);
+
+//  Reports the attempt's outcome to the picker (breaker + latency).
+static void
+s_report (sb_rreq_t *req, bool ok)
+{
+    sb_picker_t *picker = s_picker (req->group_index);
+    if (!picker || req->pick < 0) return;
+    uint64_t now = sb_mono_us ();
+    double latency = (double)(now - req->attempt_us) / 1000.0;
+    double ttfb =
+        req->first_byte_us ? (double)(req->first_byte_us - req->attempt_us) / 1000.0 : -1.0;
+    sb_picker_report (picker, req->pick, req->picked_ms, now / 1000, ok, latency, ttfb);
+    req->pick = -1;
+}
+
+static void
+s_cancel_pick (sb_rreq_t *req)
+{
+    sb_picker_t *picker = s_picker (req->group_index);
+    if (picker && req->pick >= 0) sb_picker_cancel (picker, req->pick, req->picked_ms);
+    req->pick = -1;
+}
+
+//  After a failed attempt: try another channel if nothing went out yet.
+static void
+s_attempt_failed (sb_rreq_t *req, int status, const char *message, const char *code, bool retryable)
+{
+    s_report (req, false);
+    s_stop_transfer (req);
+    req->fail_status = status;
+    snprintf (req->fail_message, sizeof req->fail_message, "%s", message);
+    snprintf (req->fail_code, sizeof req->fail_code, "%s", code ? code : "");
+    sb_router.upstream_errors++;
+    if (!req->sent && retryable && req->attempts < req->group->max_attempts &&
+        sb_mono_us () < req->deadline_us) {
+        sb_router.failovers++;
+        req->resp_len = 0;
+        req->resp_too_big = false;
+        req->status = 0;
+        req->first_byte_us = 0;
+        sb_sse_reset (req->sse);
+        req->state = R_PICKING;
+        s_start_attempt (req);
+        return;
+    }
+    s_log_request (req, status, message);
+    s_fail (req, status, message, code && *code ? code : NULL);
+}
+
+//  -------------------------------------------------------------------------
+//  Upstream body: the client's bytes, with the model mapped for the channel and
+//  stream_options.include_usage forced on for streams (so usage is always known).
+
+static int
+s_splice (sb_rreq_t *req, const sb_channel_t *ch)
+{
+    const char *body = req->chat.body.data;
+    size_t len = req->chat.body.size;
+    sb_json_member_t m[64];
+    size_t count = 0;
+    if (sb_json_scan_object (body, len, m, 64, &count, NULL, NULL) != 0) return -1;
+    if (count > 64) count = 64;
+    const sb_json_member_t *model = sb_json_find (m, count, "model");
+    const sb_json_member_t *opts = sb_json_find (m, count, "stream_options");
+    //  The client's model may name a group: use the group's first model.
+    const char *want = req->model;
+    if (strcmp (req->model, req->group->name) == 0) {
+        if (req->group->model_count)
+            want = req->group->models[0];
+        else if (ch->model_count)
+            want = ch->models[0];
+    }
+    const char *mapped = sb_channel_map_model (ch, want);
+    bool remap = strcmp (mapped, req->model) != 0;
+    bool add_usage = req->chat.stream && !req->chat.include_usage;
+    free (req->up_body);
+    req->up_body = NULL;
+    if (!remap && !add_usage) return 0;
+
+    char model_json[SB_MAX_NAME * 6 + 3];
+    size_t mlen = 0;
+    model_json[mlen++] = '"';
+    sb_json_escape_append (model_json, sizeof model_json - 1, &mlen, mapped, strlen (mapped));
+    model_json[mlen++] = '"';
+
+    //  Edits sorted by position: (start, end, replacement).
+    struct {
+        size_t at, cut;
+        const char *text;
+        size_t text_len;
+    } edits[2];
+    int n = 0;
+    static const char usage_member[] = "\"stream_options\":{\"include_usage\":true},";
+    static const char usage_value[] = "{\"include_usage\":true}";
+    if (remap && model) {
+        edits[n].at = (size_t)(model->value - body);
+        edits[n].cut = model->value_len;
+        edits[n].text = model_json;
+        edits[n].text_len = mlen;
+        n++;
+    }
+    if (add_usage) {
+        if (opts && opts->type == SB_JSON_OBJECT) {
+            edits[n].at = (size_t)(opts->value - body);
+            edits[n].cut = opts->value_len;
+        } else if (opts) { // null or another type: replace
+            edits[n].at = (size_t)(opts->value - body);
+            edits[n].cut = opts->value_len;
+        } else {
+            const char *brace = memchr (body, '{', len);
+            edits[n].at = (size_t)(brace - body) + 1;
+            edits[n].cut = 0;
+        }
+        if (opts) {
+            edits[n].text = usage_value;
+            edits[n].text_len = sizeof usage_value - 1;
+        } else {
+            edits[n].text = usage_member;
+            edits[n].text_len = sizeof usage_member - 1;
+        }
+        n++;
+    }
+    if (n == 2 && edits[1].at < edits[0].at) {
+        __typeof__ (edits[0]) t = edits[0];
+        edits[0] = edits[1];
+        edits[1] = t;
+    }
+    size_t out_len = len;
+    for (int i = 0; i < n; i++)
+        out_len = out_len - edits[i].cut + edits[i].text_len;
+    char *out = malloc (out_len + 1);
+    if (!out) return -1;
+    size_t src = 0, dst = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy (out + dst, body + src, edits[i].at - src);
+        dst += edits[i].at - src;
+        memcpy (out + dst, edits[i].text, edits[i].text_len);
+        dst += edits[i].text_len;
+        src = edits[i].at + edits[i].cut;
+    }
+    memcpy (out + dst, body + src, len - src);
+    dst += len - src;
+    req->up_body = out;
+    req->up_len = dst;
+    return 0;
+}
+
+//  -------------------------------------------------------------------------
+//  Response handling
+
+static void
+s_read_usage (sb_rreq_t *req, const char *json, size_t len)
+{
+    sb_json_member_t m[32];
+    size_t count = 0;
+    if (sb_json_scan_object (json, len, m, 32, &count, NULL, NULL) != 0) return;
+    const sb_json_member_t *usage = sb_json_find (m, count < 32 ? count : 32, "usage");
+    if (!usage || usage->type != SB_JSON_OBJECT) return;
+    sb_json_member_t u[16];
+    size_t un = 0;
+    if (sb_json_scan_object (usage->value, usage->value_len, u, 16, &un, NULL, NULL) != 0) return;
+    un = un < 16 ? un : 16;
+    uint64_t v;
+    if (sb_json_uint (sb_json_find (u, un, "prompt_tokens"), &v) == 0) req->prompt_tokens = v;
+    if (sb_json_uint (sb_json_find (u, un, "completion_tokens"), &v) == 0)
+        req->completion_tokens = v;
+}
+
+static int
+s_batch_append (sb_rreq_t *req, const char *data, size_t len)
+{
+    if (req->batch_len + len > req->batch_cap) {
+        size_t cap = req->batch_cap ? req->batch_cap : 4096;
+        while (cap < req->batch_len + len)
+            cap *= 2;
+        char *b = realloc (req->batch, cap);
+        if (!b) return -1;
+        req->batch = b;
+        req->batch_cap = cap;
+    }
+    memcpy (req->batch + req->batch_len, data, len);
+    req->batch_len += len;
+    return 0;
+}
+
+static int
+s_on_event (void *arg, const sb_sse_event_t *ev)
+{
+    sb_rreq_t *req = arg;
+    if (ev->data_len == 6 && memcmp (ev->data, "[DONE]", 6) == 0)
+        req->done_seen = true;
+    else if (ev->data_len > 0 && memmem (ev->data, ev->data_len, "\"usage\":{", 9)) {
+        s_read_usage (req, ev->data, ev->data_len);
+        //  The usage-only chunk we asked for on the client's behalf stays here.
+        if (!req->chat.include_usage && memmem (ev->data, ev->data_len, "\"choices\":[]", 12))
+            return 0;
+    }
+    return s_batch_append (req, ev->raw, ev->raw_len);
+}
+
+static size_t
+s_on_write (char *data, size_t size, size_t nmemb, void *userp)
+{
+    sb_rreq_t *req = userp;
+    size_t len = size * nmemb;
+    uint64_t now = sb_mono_us ();
+    if (!req->first_byte_us) {
+        req->first_byte_us = now;
+        curl_easy_getinfo (req->easy, CURLINFO_RESPONSE_CODE, &req->status);
+    }
+    req->last_byte_us = now;
+    bool ok = req->status >= 200 && req->status < 300;
+    if (!req->chat.stream || !ok) {
+        //  A JSON answer (or any error body) is kept whole, up to a bound.
+        if (req->resp_len + len > S_MAX_RESPONSE) {
+            req->resp_too_big = true;
+            return 0; // aborts the transfer (CURLE_WRITE_ERROR)
+        }
+        if (req->resp_len + len > req->resp_cap) {
+            size_t cap = req->resp_cap ? req->resp_cap : 8192;
+            while (cap < req->resp_len + len)
+                cap *= 2;
+            char *r = realloc (req->resp, cap);
+            if (!r) return 0;
+            req->resp = r;
+            req->resp_cap = cap;
+        }
+        memcpy (req->resp + req->resp_len, data, len);
+        req->resp_len += len;
+        return len;
+    }
+    //  A stream: frame events, forward the complete ones as one CHUNK.
+    if (req->state == R_UPSTREAM) req->state = R_STREAMING;
+    req->batch_len = 0;
+    if (sb_sse_feed (req->sse, data, len, s_on_event, req) != 0) return 0;
+    if (req->batch_len && s_send_chunk (req, req->batch, req->batch_len) != 0) return 0;
+    return len;
+}
+
+static size_t
+s_on_header (char *data, size_t size, size_t nmemb, void *userp)
+{
+    sb_rreq_t *req = userp;
+    size_t len = size * nmemb;
+    if (len > 12 && strncasecmp (data, "retry-after:", 12) == 0) {
+        const char *v = data + 12;
+        size_t vl = len - 12;
+        while (vl && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+            vl--;
+        if (vl < sizeof req->retry_after) {
+            memcpy (req->retry_after, v, vl);
+            req->retry_after[vl] = '\0';
+        }
+    }
+    return len;
+}
+
+//  The provider's own error message, when its body says one.
+static void
+s_provider_message (sb_rreq_t *req, char *out, size_t out_size)
+{
+    out[0] = '\0';
+    sb_json_member_t m[16];
+    size_t count = 0;
+    if (!req->resp_len ||
+        sb_json_scan_object (req->resp, req->resp_len, m, 16, &count, NULL, NULL) != 0)
+        return;
+    const sb_json_member_t *err = sb_json_find (m, count < 16 ? count : 16, "error");
+    if (!err) return;
+    if (err->type == SB_JSON_STRING) {
+        sb_json_unescape (err->value, err->value_len, out, out_size);
+        return;
+    }
+    if (err->type != SB_JSON_OBJECT) return;
+    sb_json_member_t e[16];
+    size_t en = 0;
+    if (sb_json_scan_object (err->value, err->value_len, e, 16, &en, NULL, NULL) != 0) return;
+    const sb_json_member_t *msg = sb_json_find (e, en < 16 ? en : 16, "message");
+    if (msg && msg->type == SB_JSON_STRING)
+        if (sb_json_unescape (msg->value, msg->value_len, out, out_size) < 0) out[0] = '\0';
+}
+
+static void s_complete_json (sb_rreq_t *req);
+
+void
+sb_router_on_transfer_done (CURL *easy, CURLcode result)
+{
+    sb_rreq_t *req = NULL;
+    curl_easy_getinfo (easy, CURLINFO_PRIVATE, (char **)&req);
+    if (!req || req->easy != easy) return;
+    if (!req->status) curl_easy_getinfo (easy, CURLINFO_RESPONSE_CODE, &req->status);
+    const sb_channel_t *ch = sb_config_channel (sb_router.config, req->channel);
+    char msg[600];
+    if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && req->resp_too_big)) {
+        bool timeout = result == CURLE_OPERATION_TIMEDOUT;
+        if (timeout) sb_router.timeouts++;
+        snprintf (msg, sizeof msg, "Upstream channel %s failed: %s", ch->name,
+                  curl_easy_strerror (result));
+        if (req->sent && req->done_seen) {
+            //  Everything reached the client; a late error is not the client's.
+            s_report (req, true);
+        } else if (req->sent) {
+            s_report (req, false);
+            s_log_request (req, 502, msg);
+            s_fail (req, 502, "The upstream stream was interrupted after it had started.",
+                    "stream_interrupted");
+            return;
+        } else {
+            s_attempt_failed (req, timeout ? 504 : 502, msg,
+                              timeout ? "upstream_timeout" : "upstream_unreachable", true);
+            return;
+        }
+    }
+    if (req->resp_too_big) {
+        s_attempt_failed (req, 502, "The upstream response exceeded the gateway's size limit.",
+                          "upstream_too_large", false);
+        return;
+    }
+    long status = req->status;
+    if (status < 200 || status >= 300) {
+        char pmsg[400];
+        s_provider_message (req, pmsg, sizeof pmsg);
+        if (status == 429 || status >= 500 || status == 408) {
+            snprintf (msg, sizeof msg, "Upstream channel %s returned %ld%s%s", ch->name, status,
+                      pmsg[0] ? ": " : "", pmsg);
+            s_attempt_failed (req, status == 429 ? 429 : 502, msg,
+                              status == 429 ? "upstream_rate_limited" : "upstream_error", true);
+        } else if (status == 401 || status == 403) {
+            snprintf (msg, sizeof msg,
+                      "Upstream channel %s rejected the gateway's credentials (%ld)", ch->name,
+                      status);
+            s_attempt_failed (req, 502, msg, "upstream_auth", true);
+        } else {
+            //  The provider refused the request itself (400, 404, 422...): the client
+            //  gets the provider's status and message.
+            s_report (req, true);
+            snprintf (msg, sizeof msg, "%s", pmsg[0] ? pmsg : "The provider rejected the request.");
+            s_log_request (req, (int)status, msg);
+            s_fail (req, (int)status, msg, "upstream_rejected");
+        }
+        return;
+    }
+    s_report (req, true);
+    if (req->chat.stream) {
+        //  Forward whatever the framer still holds, then end.
+        if (!req->done_seen) {
+            s_log_request (req, 502, "stream ended without [DONE]");
+            if (!req->sent) req->sent = true; // still a stream: end it cleanly as one
+            s_fail (req, 502, "The upstream stream ended before it was complete.",
+                    "stream_incomplete");
+            return;
+        }
+        s_log_request (req, 200, NULL);
+        s_send_end (req, 200, NULL, 0, "", NULL);
+        s_finish (req);
+        return;
+    }
+    s_complete_json (req);
+}
+
+//  A complete JSON response: usage, tool validation if the group wants it, END.
+static void
+s_complete_json (sb_rreq_t *req)
+{
+    s_stop_transfer (req);
+    s_read_usage (req, req->resp, req->resp_len);
+    if (req->group->tool_mode != SB_TOOLS_DISABLED && req->resp_len &&
+        memmem (req->resp, req->resp_len, "\"tool_calls\"", 12)) {
+        json_error_t jerr;
+        json_t *doc = json_loadb (req->resp, req->resp_len, 0, &jerr);
+        json_t *calls = json_array ();
+        json_t *choices = json_object_get (doc, "choices");
+        size_t ci;
+        json_t *choice;
+        json_array_foreach (choices, ci, choice)
+        {
+            json_t *tcs = json_object_get (json_object_get (choice, "message"), "tool_calls");
+            size_t ti;
+            json_t *tc;
+            json_array_foreach (tcs, ti, tc)
+            {
+                json_t *fn = json_object_get (tc, "function");
+                json_array_append_new (calls, json_pack ("{s:I,s:I,s:O?,s:O?,s:O?}", "choice",
+                                                         (json_int_t)ci, "index", (json_int_t)ti,
+                                                         "id", json_object_get (tc, "id"), "name",
+                                                         json_object_get (fn, "name"), "arguments",
+                                                         json_object_get (fn, "arguments")));
+            }
+        }
+        json_decref (doc);
+        sb_json_member_t m[64];
+        size_t count = 0;
+        const sb_json_member_t *tools = NULL;
+        if (sb_json_scan_object (req->chat.body.data, req->chat.body.size, m, 64, &count, NULL,
+                                 NULL) == 0)
+            tools = sb_json_find (m, count < 64 ? count : 64, "tools");
+        if (json_array_size (calls) > 0) {
+            char *calls_text = json_dumps (calls, JSON_COMPACT);
+            uint64_t budget = (uint64_t)sb_router.settings.validator_budget_ms * 1000u;
+            uint64_t deadline = sb_mono_us () + budget;
+            if (deadline > req->deadline_us) deadline = req->deadline_us;
+            req->job_id = sb_broker_submit (
+                req, deadline, (int)req->group->tool_mode, tools ? tools->value : "[]",
+                tools ? tools->value_len : 2, calls_text, strlen (calls_text));
+            free (calls_text);
+            json_decref (calls);
+            if (req->job_id) {
+                req->state = R_VALIDATING;
+                sb_router.validations++;
+                return;
+            }
+            snprintf (req->validation_header, sizeof req->validation_header,
+                      "skipped; validator queue full");
+        } else
+            json_decref (calls);
+    }
+    char headers[256] = "";
+    if (req->validation_header[0])
+        snprintf (headers, sizeof headers, "x-switchboard-tool-validation: %s\r\n",
+                  req->validation_header);
+    s_log_request (req, (int)req->status, NULL);
+    s_send_end (req, (int)req->status, req->resp, req->resp_len, headers, NULL);
+    s_finish (req);
+}
+
+//  The pool answered: apply repaired arguments (auto_fix) and release.
+void
+sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result)
+{
+    req->job_id = 0;
+    json_error_t jerr;
+    json_t *report = json_loadb (result->report.data, result->report.size, 0, &jerr);
+    json_t *calls = json_loadb (result->calls.data, result->calls.size, 0, &jerr);
+    int valid = 0, fixed = 0, invalid = 0;
+    json_t *doc = NULL;
+    if (result->status == 0 && json_is_array (calls)) {
+        doc = json_loadb (req->resp, req->resp_len, 0, &jerr);
+        size_t i;
+        json_t *call;
+        json_array_foreach (calls, i, call)
+        {
+            const char *state = json_string_value (json_object_get (call, "state"));
+            if (state && strcmp (state, "fixed") == 0)
+                fixed++;
+            else if (state && strcmp (state, "invalid") == 0)
+                invalid++;
+            else
+                valid++;
+            json_t *args = json_object_get (call, "arguments");
+            if (!doc || !json_is_string (args) || req->group->tool_mode != SB_TOOLS_AUTO_FIX ||
+                !state || strcmp (state, "fixed") != 0)
+                continue;
+            json_int_t ci = json_integer_value (json_object_get (call, "choice"));
+            json_int_t ti = json_integer_value (json_object_get (call, "index"));
+            json_t *tc = json_array_get (
+                json_object_get (
+                    json_object_get (json_array_get (json_object_get (doc, "choices"), (size_t)ci),
+                                     "message"),
+                    "tool_calls"),
+                (size_t)ti);
+            json_t *fn = json_object_get (tc, "function");
+            if (fn) json_object_set (fn, "arguments", args);
+        }
+        snprintf (req->validation_header, sizeof req->validation_header,
+                  "mode=%s; valid=%d; fixed=%d; invalid=%d",
+                  req->group->tool_mode == SB_TOOLS_AUTO_FIX ? "auto_fix" : "validate_only", valid,
+                  fixed, invalid);
+    } else
+        snprintf (req->validation_header, sizeof req->validation_header,
+                  "skipped; validator engine unavailable");
+    char *rewritten = NULL;
+    if (doc && fixed && req->group->tool_mode == SB_TOOLS_AUTO_FIX)
+        rewritten = json_dumps (doc, JSON_COMPACT);
+    char headers[256];
+    snprintf (headers, sizeof headers, "x-switchboard-tool-validation: %s\r\n",
+              req->validation_header);
+    if (report) {
+        char *text = json_dumps (report, JSON_COMPACT);
+        if (text) sb_router_log ("tool_validation", req->trace, text, strlen (text));
+        free (text);
+    }
+    s_log_request (req, (int)req->status, NULL);
+    if (rewritten)
+        s_send_end (req, (int)req->status, rewritten, strlen (rewritten), headers, NULL);
+    else
+        s_send_end (req, (int)req->status, req->resp, req->resp_len, headers, NULL);
+    free (rewritten);
+    json_decref (doc);
+    json_decref (calls);
+    json_decref (report);
+    s_finish (req);
+}
+
+void
+sb_router_on_validation_timeout (sb_rreq_t *req)
+{
+    //  Fail-open: the response goes out as the provider sent it, and says so.
+    req->job_id = 0;
+    sb_router.validation_timeouts++;
+    snprintf (req->validation_header, sizeof req->validation_header,
+              "skipped; validator pool did not answer in time");
+    char headers[256];
+    snprintf (headers, sizeof headers, "x-switchboard-tool-validation: %s\r\n",
+              req->validation_header);
+    s_log_request (req, (int)req->status, NULL);
+    s_send_end (req, (int)req->status, req->resp, req->resp_len, headers, NULL);
+    s_finish (req);
+}
+
+//  -------------------------------------------------------------------------
+//  Attempts
+
+static uint32_t
+s_timeout (uint32_t channel_ms, uint32_t group_ms, uint32_t fallback)
+{
+    return channel_ms ? channel_ms : group_ms ? group_ms : fallback;
+}
+
+static void
+s_start_attempt (sb_rreq_t *req)
+{
+    sb_router_t *self = &sb_router;
+    sb_picker_t *picker = s_picker (req->group_index);
+    uint64_t now = sb_mono_us ();
+    //  Channels that cannot serve this model are excluded up front.
+    uint64_t excluded = req->tried_mask;
+    for (size_t i = 0; i < req->group->channel_count && i < 64; i++) {
+        const sb_channel_t *ch = sb_config_channel (self->config, req->group->channels[i]);
+        if (!sb_channel_serves (ch, req->model, strlen (req->model)) &&
+            strcmp (req->model, req->group->name) != 0)
+            excluded |= 1ull << i;
+    }
+    int pick = picker ? sb_picker_pick (picker, now / 1000, excluded) : -1;
+    if (pick < 0) {
+        if (req->attempts == 0) {
+            s_log_request (req, 503, "no channel available");
+            s_fail (req, 503, "No channel of this model group is available right now.",
+                    "no_channel_available");
+        } else {
+            s_log_request (req, req->fail_status, req->fail_message);
+            s_fail (req, req->fail_status, req->fail_message,
+                    req->fail_code[0] ? req->fail_code : NULL);
+        }
+        return;
+    }
+    req->pick = pick;
+    req->picked_ms = now / 1000;
+    req->tried_mask |= 1ull << pick;
+    req->channel = req->group->channels[pick];
+    req->attempts++;
+    req->retry_after[0] = '\0';
+    const sb_channel_t *ch = sb_config_channel (self->config, req->channel);
+    sb_rchannel_t *rc = &self->channels[req->channel];
+
+    if (s_splice (req, ch) != 0) {
+        s_cancel_pick (req);
+        s_fail (req, 400, "The request body could not be prepared for the provider.", NULL);
+        return;
+    }
+    CURL *easy = s_easy_get ();
+    if (!easy) {
+        s_cancel_pick (req);
+        s_fail (req, 503, "The gateway is out of upstream handles.", NULL);
+        return;
+    }
+    req->easy = easy;
+    curl_easy_setopt (easy, CURLOPT_CURLU, rc->url);
+    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, rc->headers);
+    curl_easy_setopt (easy, CURLOPT_POST, 1L);
+    if (req->up_body) {
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDS, req->up_body);
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->up_len);
+    } else {
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDS, req->chat.body.data);
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->chat.body.size);
+    }
+    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_write);
+    curl_easy_setopt (easy, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (easy, CURLOPT_HEADERDATA, req);
+    curl_easy_setopt (easy, CURLOPT_PRIVATE, req);
+    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt (easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt (easy, CURLOPT_PROXY, "");
+    curl_easy_setopt (easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    uint32_t connect_ms =
+        s_timeout (ch->timeouts.connect_ms, req->group->timeouts.connect_ms, 5000);
+    uint64_t left_ms = req->deadline_us > now ? (req->deadline_us - now) / 1000 : 1;
+    uint32_t total_ms = s_timeout (ch->timeouts.total_ms, req->group->timeouts.total_ms, 600000);
+    if (total_ms > left_ms) total_ms = (uint32_t)(left_ms ? left_ms : 1);
+    curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
+    curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, (long)total_ms);
+    req->state = R_UPSTREAM;
+    req->attempt_us = now;
+    req->first_byte_us = 0;
+    req->last_byte_us = now;
+    req->done_seen = false;
+    rc->requests++;
+    if (curl_multi_add_handle (self->multi, easy) != CURLM_OK) {
+        req->easy = NULL;
+        s_easy_put (easy);
+        s_attempt_failed (req, 502, "The gateway could not start the upstream call.", NULL, true);
+    }
+}
+
+void
+sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const sb_chat_t *chat)
+{
+    sb_router_t *self = &sb_router;
+    self->requests++;
+    if (ident_len > S_MAX_IDENT || s_find (ident, ident_len, chat->id)) {
+        self->bad_messages++;
+        return;
+    }
+    sb_rreq_t *req = calloc (1, sizeof *req);
+    if (!req) return;
+    req->id = chat->id;
+    memcpy (req->ident, ident, ident_len);
+    req->ident_len = ident_len;
+    //  Keep the frame: the chat's views (body and all) point into it.
+    zmq_msg_init (&req->frame);
+    zmq_msg_move (&req->frame, frame);
+    req->chat = *chat;
+    req->pick = -1;
+    size_t bucket = s_bucket (ident, ident_len, chat->id);
+    req->next_in_bucket = s_buckets[bucket];
+    s_buckets[bucket] = req;
+    s_active++;
+    req->start_us = sb_mono_us ();
+    snprintf (req->model, sizeof req->model, "%.*s", (int)chat->model.size,
+              chat->model.data ? chat->model.data : "");
+    snprintf (req->trace, sizeof req->trace, "%.*s", (int)chat->trace_id.size,
+              chat->trace_id.data ? chat->trace_id.data : "");
+    //  The deadline crossed processes as wall-clock ms; keep it monotonic here.
+    uint64_t wall = sb_wall_ms ();
+    uint64_t left_ms = chat->deadline_ms > wall ? chat->deadline_ms - wall : 0;
+    req->deadline_us = req->start_us + left_ms * 1000u;
+
+    char gname[SB_MAX_NAME + 1];
+    snprintf (gname, sizeof gname, "%.*s", (int)chat->group.size,
+              chat->group.data ? chat->group.data : "");
+    req->group = sb_config_group_by_name (self->config, gname, strlen (gname));
+    if (!req->group) {
+        s_fail (req, 404, "The model group of this request is not configured.", "model_not_found");
+        return;
+    }
+    req->group_index = (size_t)(req->group - sb_config_group (self->config, 0));
+    if (left_ms == 0) {
+        s_fail (req, 504, "The request's deadline passed before it could be sent.", "timeout");
+        return;
+    }
+    req->sse = sb_sse_new (S_MAX_EVENT);
+    if (!req->sse) {
+        s_fail (req, 503, "The gateway is out of memory.", NULL);
+        return;
+    }
+    s_start_attempt (req);
+}
+
+void
+sb_router_on_cancel (const void *ident, size_t ident_len, uint64_t id)
+{
+    sb_rreq_t *req = s_find (ident, ident_len, id);
+    if (!req) return;
+    sb_router.cancels++;
+    s_cancel_pick (req);
+    s_log_request (req, 499, "client closed the request");
+    s_finish (req);
+}
+
+//  First-byte and idle timeouts (connect and total are curl's own).
+void
+sb_router_check_timers (uint64_t now)
+{
+    for (size_t b = 0; b < S_BUCKETS && s_active; b++) {
+        sb_rreq_t *req = s_buckets[b];
+        while (req) {
+            sb_rreq_t *next = req->next_in_bucket;
+            if (req->state == R_UPSTREAM || req->state == R_STREAMING) {
+                const sb_channel_t *ch = sb_config_channel (sb_router.config, req->channel);
+                uint32_t fb_ms =
+                    s_timeout (ch->timeouts.first_byte_ms, req->group->timeouts.first_byte_ms, 0);
+                uint32_t idle_ms =
+                    s_timeout (ch->timeouts.idle_ms, req->group->timeouts.idle_ms, 0);
+                char msg[300];
+                if (!req->first_byte_us && fb_ms && now - req->attempt_us > fb_ms * 1000ull) {
+                    sb_router.timeouts++;
+                    snprintf (msg, sizeof msg,
+                              "Upstream channel %s sent no first byte within %u ms", ch->name,
+                              fb_ms);
+                    s_attempt_failed (req, 504, msg, "upstream_timeout", true);
+                } else if (req->first_byte_us && idle_ms &&
+                           now - req->last_byte_us > idle_ms * 1000ull) {
+                    sb_router.timeouts++;
+                    snprintf (msg, sizeof msg, "Upstream channel %s went idle for %u ms", ch->name,
+                              idle_ms);
+                    if (req->sent) {
+                        s_report (req, false);
+                        s_log_request (req, 504, msg);
+                        s_fail (req, 504, msg, "upstream_idle_timeout");
+                    } else
+                        s_attempt_failed (req, 504, msg, "upstream_idle_timeout", true);
+                }
+            }
+            req = next;
+        }
+    }
+}
