@@ -37,8 +37,22 @@ void sb_schema_destroy (sb_schema_t **self_p);
 typedef void (sb_schema_error_fn) (void *arg, const char *instance_pointer, const char *keyword,
                                    const char *message);
 
+//  Limits of one sb_schema_validate call: nested subschema evaluations (each
+//  subschema applied to a value, each $ref followed; about 300 bytes of stack
+//  each) and evaluations in total (hostile schemas can branch exponentially).
+//  Reaching either is an internal error (-1), never a crash.
+#define SB_SCHEMA_MAX_DEPTH 512
+#define SB_SCHEMA_MAX_STEPS 4000000
+
 //  Validates `instance`. Returns 1 when valid, 0 when invalid (on_error, if not NULL,
 //  is called for each failure), -1 on an internal error (depth or memory limit).
+//  Error pointers: "required" and "dependentRequired" point at the object and name
+//  the missing property in the message; a `false` subschema reports the keyword
+//  that applied it ("additionalProperties" at the extra property's pointer);
+//  failures inside anyOf / oneOf / not / if / contains / propertyNames are summed up
+//  as one error of that keyword. Without on_error, evaluation stops at the first
+//  failure. A compiled schema is not modified by validation: several threads may
+//  validate with one sb_schema_t at the same time.
 int sb_schema_validate (sb_schema_t *self, const json_t *instance, sb_schema_error_fn *on_error,
                         void *arg);
 
