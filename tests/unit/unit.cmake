@@ -5,3 +5,6 @@ endif ()
 if (TARGET sbcommon)
     include (${CMAKE_CURRENT_LIST_DIR}/common.cmake OPTIONAL)
 endif ()
+
+add_test (NAME clang_format COMMAND ${CMAKE_SOURCE_DIR}/scripts/check-format.sh)
+set_tests_properties (clang_format PROPERTIES TIMEOUT 120 LABELS unit)
