@@ -70,21 +70,45 @@ s_parse_encode_once (const char *text, size_t n)
     return len;
 }
 
+static size_t
+s_parse_once (const char *text, size_t n)
+{
+    json_t *value = sb_toon_parse_json (text, n, NULL);
+    if (!value) exit (1);
+    json_decref (value);
+    return 1;
+}
+
+typedef enum { S_ENCODE, S_PARSE_ENCODE, S_PARSE } s_work_t;
+
+static size_t
+s_work (s_work_t work, const char *text, size_t n, const json_t *value)
+{
+    switch (work) {
+        case S_ENCODE:
+            return s_encode_once (value);
+        case S_PARSE_ENCODE:
+            return s_parse_encode_once (text, n);
+        default:
+            return s_parse_once (text, n);
+    }
+}
+
 //  Median MB/s (1 MB = 1e6 bytes of input JSON) over S_BATCHES batches that
 //  together take about `seconds`; a short warm-up runs first.
 static double
-s_measure (const char *text, size_t n, const json_t *value, double seconds)
+s_measure (s_work_t work, const char *text, size_t n, const json_t *value, double seconds)
 {
     double batch = seconds / S_BATCHES, rates[S_BATCHES];
     volatile size_t sink = 0;
     double t0 = s_now ();
     while (s_now () - t0 < batch / 2)
-        sink += value ? s_encode_once (value) : s_parse_encode_once (text, n);
+        sink += s_work (work, text, n, value);
     for (int b = 0; b < S_BATCHES; b++) {
         long iters = 0;
         double start = s_now (), now;
         do {
-            sink += value ? s_encode_once (value) : s_parse_encode_once (text, n);
+            sink += s_work (work, text, n, value);
             iters++;
             now = s_now ();
         } while (now - start < batch);
@@ -130,11 +154,12 @@ main (int argc, char **argv)
         fclose (f);
         free (toon);
 
-        double enc = s_measure (text, n, value, seconds);
-        double full = s_measure (text, n, NULL, seconds);
+        double enc = s_measure (S_ENCODE, text, n, value, seconds);
+        double full = s_measure (S_PARSE_ENCODE, text, n, value, seconds);
+        double parse = s_measure (S_PARSE, text, n, value, seconds);
         printf ("{\"name\":\"%s\",\"json_bytes\":%zu,\"toon_bytes\":%zu,"
-                "\"encode_mbps\":%.1f,\"parse_encode_mbps\":%.1f}\n",
-                name, n, toon_len, enc, full);
+                "\"encode_mbps\":%.1f,\"parse_encode_mbps\":%.1f,\"parse_mbps\":%.1f}\n",
+                name, n, toon_len, enc, full, parse);
         fflush (stdout);
         json_decref (value);
         free (text);

@@ -1075,6 +1075,12 @@ sb_toon_maybe_compress (const char *json, size_t len, const sb_toon_options_t *o
     json_decref (value);
     if (rc == SB_TOON_ENOMEM) return -1;
     if (rc != SB_TOON_OK) return 0; // too big (not smaller) or too deep: keep the JSON
+    if (toon_len == 0) {
+        //  "{}" encodes to an empty document; some providers refuse an empty
+        //  message content, so the two bytes of JSON stay.
+        free (toon);
+        return 0;
+    }
     *out = toon;
     if (out_len) *out_len = toon_len;
     if (saved) *saved = len - toon_len;

@@ -77,8 +77,9 @@ json_t *sb_toon_parse_json (const char *text, size_t len, json_error_t *error);
 //  is strictly smaller than the text it would replace. The text must be a JSON
 //  object or array (leading/trailing whitespace allowed); anything else, invalid
 //  JSON, duplicate keys or an integer beyond 64 bits (which would lose its value)
-//  is left alone. opts may be NULL; its max_output is lowered to len - 1 so that
-//  encoding stops as soon as TOON can no longer win.
+//  is left alone, and so is "{}" (its TOON is the empty string, which some
+//  providers refuse as content). opts may be NULL; its max_output is lowered to
+//  len - 1 so that encoding stops as soon as TOON can no longer win.
 //  Returns 1 with *out (caller frees), *out_len and *saved (len - *out_len) set;
 //  0 when the content should stay as it is (*out NULL, *saved 0); -1 on an
 //  allocation failure or bad arguments (*out NULL).

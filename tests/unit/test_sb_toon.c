@@ -234,6 +234,8 @@ s_test_maybe_compress (void)
         "{\"a\":",                       // invalid
         "{\"a\":1,\"a\":2}",             // duplicate keys would lose a value
         "[123456789012345678901234567]", // beyond 64 bits would lose digits
+        "{}",                            // empty TOON document: keep the JSON
+        "[]",                            // "[]" is not smaller than "[]"
         "   ",                           //
         "",                              //
     };
