@@ -4,6 +4,7 @@
     one SSE event per step with the knobs' delays between them.  */
 
 #include "sb_mock_reply.h"
+#include "sb_mock_json.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -192,39 +193,47 @@ s_model (const sb_mock_request_t *req)
     return model ? model : "mock-chat";
 }
 
-//  Serialises and frees `event` into one SSE step. 0 or -1.
+//  ---------------------------------------------------------------------------------
+//  Rendering. One s_reply_t per reply; its writer holds one document (a JSON body or
+//  one SSE event's data) at a time.
+
+//  Room for any one document: 1 MiB of content escaped 6 bytes per byte, and more.
+#define S_DOC_MAX (16u * 1024 * 1024)
+
+typedef struct {
+    const sb_mock_request_t *req;
+    s_plan_t plan;
+    sb_mock_json_t j;
+    char id[64];      // chatcmpl-... / msg_01...
+    char tool_id[64]; // call_... / toolu_01...
+    bool include_usage;
+} s_reply_t;
+
+//  Makes the writer's document one SSE step, then empties the writer. 0 or -1.
 static int
-s_sse_step (sb_mock_script_t *script, uint64_t delay_us, const char *name, json_t *event)
+s_sse_step (sb_mock_script_t *script, uint64_t delay_us, const char *name, sb_mock_json_t *j)
 {
-    if (!event) return -1;
-    char *text = json_dumps (event, JSON_COMPACT);
-    json_decref (event);
-    if (!text) return -1;
-    int rc = sb_mock_script_step (script, delay_us) ||
-             sb_mock_script_sse (script, name, text, strlen (text));
-    free (text);
-    return rc;
+    int rc = j->failed || sb_mock_script_step (script, delay_us) ||
+             sb_mock_script_sse (script, name, j->data, j->len);
+    sb_mock_json_clear (j);
+    return rc ? -1 : 0;
 }
 
-//  Serialises and frees `body` into a complete JSON response in the current step (or
-//  half of it followed by a drop, when `half`). 0 or -1.
+//  Makes the writer's document a complete JSON response in the current step (or half
+//  of it followed by a drop, when `half`), then empties the writer. 0 or -1.
 static int
-s_json_response (sb_mock_script_t *script, int status, json_t *body, const char *extra,
+s_json_response (sb_mock_script_t *script, int status, sb_mock_json_t *j, const char *extra,
                  bool keep_alive, bool half)
 {
-    if (!body) return -1;
-    char *text = json_dumps (body, JSON_COMPACT);
-    json_decref (body);
-    if (!text) return -1;
-    size_t len = strlen (text);
-    int rc =
-        sb_mock_script_head (script, status, "application/json", (int64_t)len, extra, keep_alive) ||
-        sb_mock_script_append (script, text, half ? len / 2 : len);
-    free (text);
+    int rc = j->failed ||
+             sb_mock_script_head (script, status, "application/json", (int64_t)j->len, extra,
+                                  keep_alive) ||
+             sb_mock_script_append (script, j->data, half ? j->len / 2 : j->len);
+    sb_mock_json_clear (j);
     sb_mock_script_set_end (script, half         ? SB_MOCK_END_DROP
                                     : keep_alive ? SB_MOCK_END_KEEP_ALIVE
                                                  : SB_MOCK_END_CLOSE);
-    return rc;
+    return rc ? -1 : 0;
 }
 
 //  ---------------------------------------------------------------------------------
@@ -237,6 +246,7 @@ typedef struct {
     const char *anthropic_type;
 } s_error_kind_t;
 
+//  The first entry is the fallback for 4xx, S_ERROR_5XX the one for 5xx.
 static const s_error_kind_t s_error_kinds[] = {
     {400, "invalid_request_error", "invalid_request", "invalid_request_error"},
     {401, "invalid_request_error", "invalid_api_key", "authentication_error"},
@@ -253,24 +263,25 @@ static const s_error_kind_t s_error_kinds[] = {
     {504, "server_error", "timeout", "timeout_error"},
     {529, "server_error", "overloaded", "overloaded_error"},
 };
+#define S_ERROR_5XX 9
 
 static const s_error_kind_t *
 s_error_kind (int status)
 {
     for (size_t i = 0; i < sizeof (s_error_kinds) / sizeof (s_error_kinds[0]); i++)
         if (s_error_kinds[i].status == status) return &s_error_kinds[i];
-    return status < 500 ? &s_error_kinds[0] : &s_error_kinds[9];
+    return status < 500 ? &s_error_kinds[0] : &s_error_kinds[S_ERROR_5XX];
 }
 
-static json_t *
-s_error_body (sb_mock_api_t api, int status, const char *message)
+static int
+s_error_body (sb_mock_json_t *j, sb_mock_api_t api, int status, const char *message)
 {
     const s_error_kind_t *kind = s_error_kind (status);
     if (api == SB_MOCK_API_MESSAGES)
-        return json_pack ("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
-                          kind->anthropic_type, "message", message);
-    return json_pack ("{s:{s:s, s:s, s:n, s:s}}", "error", "message", message, "type",
-                      kind->openai_type, "param", "code", kind->openai_code);
+        return sb_mock_json_pack (j, "{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
+                                  kind->anthropic_type, "message", message);
+    return sb_mock_json_pack (j, "{s:{s:s, s:s, s:n, s:s}}", "error", "message", message, "type",
+                              kind->openai_type, "param", "code", kind->openai_code);
 }
 
 static int
@@ -280,8 +291,12 @@ s_error (sb_mock_script_t *script, sb_mock_api_t api, int status, const char *me
     char extra[64] = "";
     if (retry_after >= 0)
         snprintf (extra, sizeof (extra), "Retry-After: %lld\r\n", (long long)retry_after);
-    return s_json_response (script, status, s_error_body (api, status, message), extra, keep_alive,
-                            false);
+    sb_mock_json_t j;
+    sb_mock_json_init (&j, 64 * 1024);
+    int rc = s_error_body (&j, api, status, message) ||
+             s_json_response (script, status, &j, extra, keep_alive, false);
+    sb_mock_json_release (&j);
+    return rc ? -1 : 0;
 }
 
 sb_mock_script_t *
@@ -319,13 +334,13 @@ s_valid (const sb_mock_request_t *req, char *msg, size_t size)
         return false;
     }
     if (!json_is_string (json_object_get (j, "model"))) {
-        snprintf (msg, size,
+        snprintf (msg, size, "%s",
                   req->api == SB_MOCK_API_MESSAGES ? "model: Field required"
                                                    : "you must provide a model parameter");
         return false;
     }
     if (!json_is_array (json_object_get (j, "messages"))) {
-        snprintf (msg, size,
+        snprintf (msg, size, "%s",
                   req->api == SB_MOCK_API_MESSAGES ? "messages: Field required"
                                                    : "Missing required parameter: 'messages'.");
         return false;
@@ -340,123 +355,107 @@ s_valid (const sb_mock_request_t *req, char *msg, size_t size)
 //  ---------------------------------------------------------------------------------
 //  OpenAI chat completions
 
-typedef struct {
-    const sb_mock_request_t *req;
-    const s_plan_t *plan;
-    char id[64];
-    char call_id[64];
-    bool include_usage;
-} s_openai_t;
-
-static json_t *
-s_openai_usage (const s_openai_t *o)
+static void
+s_openai_usage (s_reply_t *r)
 {
-    int64_t prompt = s_prompt_tokens (o->req);
-    int64_t completion = (int64_t)o->plan->count;
-    return json_pack ("{s:I, s:I, s:I, s:{s:i, s:i}, s:{s:i, s:i, s:i, s:i}}", "prompt_tokens",
-                      (json_int_t)prompt, "completion_tokens", (json_int_t)completion,
-                      "total_tokens", (json_int_t)(prompt + completion), "prompt_tokens_details",
-                      "cached_tokens", 0, "audio_tokens", 0, "completion_tokens_details",
-                      "reasoning_tokens", 0, "audio_tokens", 0, "accepted_prediction_tokens", 0,
-                      "rejected_prediction_tokens", 0);
-}
-
-static json_t *
-s_openai_message (const s_openai_t *o)
-{
-    const s_plan_t *plan = o->plan;
-    if (plan->tool)
-        return json_pack ("{s:s, s:n, s:[{s:s, s:s, s:{s:s, s:s%}}], s:n, s:[]}", "role",
-                          "assistant", "content", "tool_calls", "id", o->call_id, "type",
-                          "function", "function", "name", plan->name, "arguments", plan->text,
-                          plan->text_len, "refusal", "annotations");
-    return json_pack ("{s:s, s:s%, s:n, s:[]}", "role", "assistant", "content", plan->text,
-                      plan->text_len, "refusal", "annotations");
+    int64_t prompt = s_prompt_tokens (r->req);
+    int64_t completion = (int64_t)r->plan.count;
+    sb_mock_json_pack (&r->j, "{s:I, s:I, s:I, s:{s:i, s:i}, s:{s:i, s:i, s:i, s:i}}",
+                       "prompt_tokens", prompt, "completion_tokens", completion, "total_tokens",
+                       prompt + completion, "prompt_tokens_details", "cached_tokens", 0,
+                       "audio_tokens", 0, "completion_tokens_details", "reasoning_tokens", 0,
+                       "audio_tokens", 0, "accepted_prediction_tokens", 0,
+                       "rejected_prediction_tokens", 0);
 }
 
 static int
-s_openai_json (sb_mock_script_t *script, const s_openai_t *o, bool half)
+s_openai_json (sb_mock_script_t *script, s_reply_t *r, bool half)
 {
-    const sb_mock_request_t *req = o->req;
-    json_t *body = json_pack ("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:n, s:s}], s:o, s:s, s:s}", "id",
-                              o->id, "object", "chat.completion", "created", (json_int_t)req->now,
-                              "model", s_model (req), "choices", "index", 0, "message",
-                              s_openai_message (o), "logprobs", "finish_reason",
-                              o->plan->tool ? "tool_calls" : "stop", "usage", s_openai_usage (o),
-                              "service_tier", "default", "system_fingerprint", S_FINGERPRINT);
-    return s_json_response (script, 200, body, NULL, req->keep_alive, half);
-}
-
-//  One chat.completion.chunk. `choice` NULL gives "choices": [] (the usage chunk);
-//  `usage` NULL gives "usage": null when the client asked for usage, else no usage key.
-static json_t *
-s_openai_chunk (const s_openai_t *o, json_t *choice, json_t *usage)
-{
-    json_t *chunk = json_pack ("{s:s, s:s, s:I, s:s, s:s, s:s, s:[]}", "id", o->id, "object",
-                               "chat.completion.chunk", "created", (json_int_t)o->req->now, "model",
-                               s_model (o->req), "service_tier", "default", "system_fingerprint",
-                               S_FINGERPRINT, "choices");
-    if (!chunk) {
-        json_decref (choice);
-        json_decref (usage);
-        return NULL;
-    }
-    if (choice) json_array_append_new (json_object_get (chunk, "choices"), choice);
-    if (o->include_usage)
-        json_object_set_new (chunk, "usage", usage ? usage : json_null ());
+    const s_plan_t *plan = &r->plan;
+    sb_mock_json_t *j = &r->j;
+    sb_mock_json_pack (j, "{s:s, s:s, s:I, s:s, s:[{s:i, s:", "id", r->id, "object",
+                       "chat.completion", "created", r->req->now, "model", s_model (r->req),
+                       "choices", "index", 0, "message");
+    if (plan->tool)
+        sb_mock_json_pack (j, "{s:s, s:n, s:[{s:s, s:s, s:{s:s, s:s%}}], s:n, s:[]}", "role",
+                           "assistant", "content", "tool_calls", "id", r->tool_id, "type",
+                           "function", "function", "name", plan->name, "arguments", plan->text,
+                           plan->text_len, "refusal", "annotations");
     else
-        json_decref (usage);
-    return chunk;
+        sb_mock_json_pack (j, "{s:s, s:s%, s:n, s:[]}", "role", "assistant", "content", plan->text,
+                           plan->text_len, "refusal", "annotations");
+    sb_mock_json_pack (j, "s:n, s:s}], s:", "logprobs", "finish_reason",
+                       plan->tool ? "tool_calls" : "stop", "usage");
+    s_openai_usage (r);
+    sb_mock_json_pack (j, "s:s, s:s}", "service_tier", "default", "system_fingerprint",
+                       S_FINGERPRINT);
+    return s_json_response (script, 200, j, NULL, r->req->keep_alive, half);
 }
 
-static json_t *
-s_openai_choice (json_t *delta, const char *finish_reason)
-{
-    if (!delta) return NULL;
-    return json_pack ("{s:i, s:o, s:n, s:s?}", "index", 0, "delta", delta, "logprobs",
-                      "finish_reason", finish_reason);
-}
+typedef enum {
+    S_CHUNK_FIRST,  // role (and the tool call's id and name)
+    S_CHUNK_PIECE,  // one content or arguments piece
+    S_CHUNK_FINISH, // empty delta with finish_reason
+    S_CHUNK_USAGE,  // "choices": [] and the usage (stream_options.include_usage)
+} s_chunk_t;
 
-static json_t *
-s_openai_first_delta (const s_openai_t *o)
+//  One chat.completion.chunk into the writer. Every chunk carries "usage" (null but on
+//  the last) when the client asked for usage, as OpenAI does.
+static void
+s_openai_chunk (s_reply_t *r, s_chunk_t kind, const s_piece_t *piece)
 {
-    if (o->plan->tool)
-        return json_pack ("{s:s, s:n, s:[{s:i, s:s, s:s, s:{s:s, s:s}}], s:n}", "role", "assistant",
-                          "content", "tool_calls", "index", 0, "id", o->call_id, "type", "function",
-                          "function", "name", o->plan->name, "arguments", "", "refusal");
-    return json_pack ("{s:s, s:s, s:n}", "role", "assistant", "content", "", "refusal");
-}
-
-static json_t *
-s_openai_piece_delta (const s_openai_t *o, const s_piece_t *piece)
-{
-    const char *text = o->plan->text + piece->offset;
-    if (o->plan->tool)
-        return json_pack ("{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", 0, "function",
-                          "arguments", text, piece->len);
-    return json_pack ("{s:s%}", "content", text, piece->len);
+    const s_plan_t *plan = &r->plan;
+    sb_mock_json_t *j = &r->j;
+    sb_mock_json_pack (j, "{s:s, s:s, s:I, s:s, s:s, s:s, s:[", "id", r->id, "object",
+                       "chat.completion.chunk", "created", r->req->now, "model", s_model (r->req),
+                       "service_tier", "default", "system_fingerprint", S_FINGERPRINT, "choices");
+    if (kind != S_CHUNK_USAGE) {
+        sb_mock_json_pack (j, "{s:i, s:", "index", 0, "delta");
+        if (kind == S_CHUNK_FIRST && plan->tool)
+            sb_mock_json_pack (j, "{s:s, s:n, s:[{s:i, s:s, s:s, s:{s:s, s:s}}], s:n}", "role",
+                               "assistant", "content", "tool_calls", "index", 0, "id", r->tool_id,
+                               "type", "function", "function", "name", plan->name, "arguments", "",
+                               "refusal");
+        else if (kind == S_CHUNK_FIRST)
+            sb_mock_json_pack (j, "{s:s, s:s, s:n}", "role", "assistant", "content", "", "refusal");
+        else if (kind == S_CHUNK_PIECE && plan->tool)
+            sb_mock_json_pack (j, "{s:[{s:i, s:{s:s%}}]}", "tool_calls", "index", 0, "function",
+                               "arguments", plan->text + piece->offset, piece->len);
+        else if (kind == S_CHUNK_PIECE)
+            sb_mock_json_pack (j, "{s:s%}", "content", plan->text + piece->offset, piece->len);
+        else
+            sb_mock_json_pack (j, "{}");
+        const char *finish = kind != S_CHUNK_FINISH ? NULL : plan->tool ? "tool_calls" : "stop";
+        sb_mock_json_pack (j, "s:n, s:s?}", "logprobs", "finish_reason", finish);
+    }
+    sb_mock_json_pack (j, "]");
+    if (r->include_usage) {
+        sb_mock_json_pack (j, "s:", "usage");
+        if (kind == S_CHUNK_USAGE)
+            s_openai_usage (r);
+        else
+            sb_mock_json_pack (j, "n");
+    }
+    sb_mock_json_pack (j, "}");
 }
 
 //  Stream timing: head after latency_ms; the first chunk (role, or the tool call's id
 //  and name) ttft_ms later; the first piece right after it, the next ones gap_ms apart;
 //  the closing events right after the last piece.
 static int
-s_openai_stream (sb_mock_script_t *script, const s_openai_t *o, int64_t cut_after, bool drop,
+s_openai_stream (sb_mock_script_t *script, s_reply_t *r, int64_t cut_after, bool drop,
                  uint64_t gap_us, uint64_t ttft_us)
 {
-    const sb_mock_request_t *req = o->req;
+    const sb_mock_request_t *req = r->req;
     if (sb_mock_script_head (script, 200, "text/event-stream; charset=utf-8", -1, NULL,
                              req->keep_alive))
         return -1;
-    if (s_sse_step (script, ttft_us, NULL,
-                    s_openai_chunk (o, s_openai_choice (s_openai_first_delta (o), NULL), NULL)))
-        return -1;
-    for (size_t i = 0; i < o->plan->count; i++) {
+    s_openai_chunk (r, S_CHUNK_FIRST, NULL);
+    if (s_sse_step (script, ttft_us, NULL, &r->j)) return -1;
+    for (size_t i = 0; i < r->plan.count; i++) {
         if (cut_after >= 0 && (int64_t)i >= cut_after) break;
-        json_t *delta = s_openai_piece_delta (o, &o->plan->pieces[i]);
-        if (s_sse_step (script, i ? gap_us : 0, NULL,
-                        s_openai_chunk (o, s_openai_choice (delta, NULL), NULL)))
-            return -1;
+        s_openai_chunk (r, S_CHUNK_PIECE, &r->plan.pieces[i]);
+        if (s_sse_step (script, i ? gap_us : 0, NULL, &r->j)) return -1;
     }
     if (cut_after >= 0 && drop) {
         sb_mock_script_set_end (script, SB_MOCK_END_DROP);
@@ -464,14 +463,15 @@ s_openai_stream (sb_mock_script_t *script, const s_openai_t *o, int64_t cut_afte
     }
     if (cut_after >= 0) {
         //  A mid-stream error as OpenAI sends it: an error object as the last event.
-        json_t *err = s_error_body (SB_MOCK_API_CHAT, 500, "sb-mock: injected mid-stream error");
-        if (s_sse_step (script, 0, NULL, err)) return -1;
+        s_error_body (&r->j, SB_MOCK_API_CHAT, 500, "sb-mock: injected mid-stream error");
+        if (s_sse_step (script, 0, NULL, &r->j)) return -1;
     } else {
-        json_t *finish = s_openai_choice (json_object (), o->plan->tool ? "tool_calls" : "stop");
-        if (s_sse_step (script, 0, NULL, s_openai_chunk (o, finish, NULL))) return -1;
-        if (o->include_usage &&
-            s_sse_step (script, 0, NULL, s_openai_chunk (o, NULL, s_openai_usage (o))))
-            return -1;
+        s_openai_chunk (r, S_CHUNK_FINISH, NULL);
+        if (s_sse_step (script, 0, NULL, &r->j)) return -1;
+        if (r->include_usage) {
+            s_openai_chunk (r, S_CHUNK_USAGE, NULL);
+            if (s_sse_step (script, 0, NULL, &r->j)) return -1;
+        }
         if (sb_mock_script_step (script, 0) || sb_mock_script_sse (script, NULL, "[DONE]", 6))
             return -1;
     }
@@ -483,112 +483,102 @@ s_openai_stream (sb_mock_script_t *script, const s_openai_t *o, int64_t cut_afte
 //  ---------------------------------------------------------------------------------
 //  Anthropic Messages
 
-typedef struct {
-    const sb_mock_request_t *req;
-    const s_plan_t *plan;
-    char id[64];
-    char tool_id[64];
-} s_anthropic_t;
-
-//  The tool input as an object. Broken arguments cannot be an object (Anthropic parses
-//  the input server-side), so a non-streamed "broken" call carries the mistake models
-//  really make in objects: a number sent as a string.
-static json_t *
-s_anthropic_input (const s_anthropic_t *a)
+//  The tool input as an object (`full`), or the empty one content_block_start carries.
+//  Broken arguments cannot be an object (Anthropic parses the input server-side), so a
+//  non-streamed "broken" call carries the mistake models really make in objects: a
+//  number sent as a string.
+static void
+s_anthropic_block (s_reply_t *r, bool full)
 {
-    if (sb_mock_knobs_get (a->req->knobs, SB_MOCK_KNOB_TOOL) == SB_MOCK_TOOL_BROKEN)
-        return json_pack ("{s:s, s:s}", "city", "New York", "max_items", "10");
-    return json_loads (SB_MOCK_ARGS_VALID, 0, NULL);
+    const s_plan_t *plan = &r->plan;
+    sb_mock_json_t *j = &r->j;
+    if (!plan->tool) {
+        sb_mock_json_pack (j, "{s:s, s:s%}", "type", "text", "text", full ? plan->text : "",
+                           full ? plan->text_len : (size_t)0);
+        return;
+    }
+    sb_mock_json_pack (j, "{s:s, s:s, s:s, s:", "type", "tool_use", "id", r->tool_id, "name",
+                       plan->name, "input");
+    if (!full)
+        sb_mock_json_pack (j, "{}");
+    else if (sb_mock_knobs_get (r->req->knobs, SB_MOCK_KNOB_TOOL) == SB_MOCK_TOOL_BROKEN)
+        sb_mock_json_pack (j, "{s:s, s:s}", "city", "New York", "max_items", "10");
+    else
+        sb_mock_json_pack (j, "r", SB_MOCK_ARGS_VALID);
+    sb_mock_json_pack (j, "}");
 }
 
-static json_t *
-s_anthropic_usage (const s_anthropic_t *a, int64_t output)
+//  The message object: complete (`full`, the JSON answer) or as message_start has it.
+static void
+s_anthropic_message (s_reply_t *r, bool full)
 {
-    return json_pack ("{s:I, s:i, s:i, s:I}", "input_tokens", (json_int_t)s_prompt_tokens (a->req),
-                      "cache_creation_input_tokens", 0, "cache_read_input_tokens", 0,
-                      "output_tokens", (json_int_t)output);
-}
-
-static json_t *
-s_anthropic_block (const s_anthropic_t *a, bool full)
-{
-    if (a->plan->tool)
-        return json_pack ("{s:s, s:s, s:s, s:o}", "type", "tool_use", "id", a->tool_id, "name",
-                          a->plan->name, "input", full ? s_anthropic_input (a) : json_object ());
-    return json_pack ("{s:s, s:s%}", "type", "text", "text", full ? a->plan->text : "",
-                      full ? a->plan->text_len : 0);
-}
-
-static json_t *
-s_anthropic_message (const s_anthropic_t *a, bool full)
-{
-    const char *stop = a->plan->tool ? "tool_use" : "end_turn";
-    return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s?, s:n, s:o}", "id", a->id, "type", "message",
-                      "role", "assistant", "model", s_model (a->req), "content",
-                      full ? json_pack ("[o]", s_anthropic_block (a, true)) : json_array (),
-                      "stop_reason", full ? stop : NULL, "stop_sequence", "usage",
-                      s_anthropic_usage (a, full ? (int64_t)a->plan->count : 1));
+    sb_mock_json_t *j = &r->j;
+    const char *stop = r->plan.tool ? "tool_use" : "end_turn";
+    sb_mock_json_pack (j, "{s:s, s:s, s:s, s:s, s:[", "id", r->id, "type", "message", "role",
+                       "assistant", "model", s_model (r->req), "content");
+    if (full) s_anthropic_block (r, true);
+    sb_mock_json_pack (j, "], s:s?, s:n, s:{s:I, s:i, s:i, s:I}}", "stop_reason",
+                       full ? stop : NULL, "stop_sequence", "usage", "input_tokens",
+                       s_prompt_tokens (r->req), "cache_creation_input_tokens", 0,
+                       "cache_read_input_tokens", 0, "output_tokens",
+                       full ? (int64_t)r->plan.count : (int64_t)1);
 }
 
 static int
-s_anthropic_json (sb_mock_script_t *script, const s_anthropic_t *a, bool half)
+s_anthropic_json (sb_mock_script_t *script, s_reply_t *r, bool half)
 {
-    return s_json_response (script, 200, s_anthropic_message (a, true), NULL, a->req->keep_alive,
-                            half);
+    s_anthropic_message (r, true);
+    return s_json_response (script, 200, &r->j, NULL, r->req->keep_alive, half);
 }
 
 //  Same timing as the OpenAI stream, message_start taking the first chunk's place.
 static int
-s_anthropic_stream (sb_mock_script_t *script, const s_anthropic_t *a, int64_t cut_after, bool drop,
+s_anthropic_stream (sb_mock_script_t *script, s_reply_t *r, int64_t cut_after, bool drop,
                     uint64_t gap_us, uint64_t ttft_us)
 {
-    const sb_mock_request_t *req = a->req;
+    const sb_mock_request_t *req = r->req;
+    const s_plan_t *plan = &r->plan;
+    sb_mock_json_t *j = &r->j;
     if (sb_mock_script_head (script, 200, "text/event-stream; charset=utf-8", -1, NULL,
                              req->keep_alive))
         return -1;
-    if (s_sse_step (script, ttft_us, "message_start",
-                    json_pack ("{s:s, s:o}", "type", "message_start", "message",
-                               s_anthropic_message (a, false))))
-        return -1;
-    if (s_sse_step (script, 0, "content_block_start",
-                    json_pack ("{s:s, s:i, s:o}", "type", "content_block_start", "index", 0,
-                               "content_block", s_anthropic_block (a, false))))
-        return -1;
-    if (s_sse_step (script, 0, "ping", json_pack ("{s:s}", "type", "ping"))) return -1;
-    for (size_t i = 0; i < a->plan->count; i++) {
+    sb_mock_json_pack (j, "{s:s, s:", "type", "message_start", "message");
+    s_anthropic_message (r, false);
+    sb_mock_json_pack (j, "}");
+    if (s_sse_step (script, ttft_us, "message_start", j)) return -1;
+    sb_mock_json_pack (j, "{s:s, s:i, s:", "type", "content_block_start", "index", 0,
+                       "content_block");
+    s_anthropic_block (r, false);
+    sb_mock_json_pack (j, "}");
+    if (s_sse_step (script, 0, "content_block_start", j)) return -1;
+    sb_mock_json_pack (j, "{s:s}", "type", "ping");
+    if (s_sse_step (script, 0, "ping", j)) return -1;
+    for (size_t i = 0; i < plan->count; i++) {
         if (cut_after >= 0 && (int64_t)i >= cut_after) break;
-        const s_piece_t *piece = &a->plan->pieces[i];
-        const char *text = a->plan->text + piece->offset;
-        json_t *delta = a->plan->tool ? json_pack ("{s:s, s:s%}", "type", "input_json_delta",
-                                                   "partial_json", text, piece->len)
-                                      : json_pack ("{s:s, s:s%}", "type", "text_delta", "text",
-                                                   text, piece->len);
-        if (s_sse_step (script, i ? gap_us : 0, "content_block_delta",
-                        json_pack ("{s:s, s:i, s:o}", "type", "content_block_delta", "index", 0,
-                                   "delta", delta)))
-            return -1;
+        const s_piece_t *piece = &plan->pieces[i];
+        sb_mock_json_pack (j, "{s:s, s:i, s:{s:s, s:s%}}", "type", "content_block_delta", "index",
+                           0, "delta", "type", plan->tool ? "input_json_delta" : "text_delta",
+                           plan->tool ? "partial_json" : "text", plan->text + piece->offset,
+                           piece->len);
+        if (s_sse_step (script, i ? gap_us : 0, "content_block_delta", j)) return -1;
     }
     if (cut_after >= 0 && drop) {
         sb_mock_script_set_end (script, SB_MOCK_END_DROP);
         return 0;
     }
     if (cut_after >= 0) {
-        if (s_sse_step (script, 0, "error",
-                        json_pack ("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
-                                   "overloaded_error", "message", "Overloaded")))
-            return -1;
+        sb_mock_json_pack (j, "{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
+                           "overloaded_error", "message", "Overloaded");
+        if (s_sse_step (script, 0, "error", j)) return -1;
     } else {
-        const char *stop = a->plan->tool ? "tool_use" : "end_turn";
-        if (s_sse_step (script, 0, "content_block_stop",
-                        json_pack ("{s:s, s:i}", "type", "content_block_stop", "index", 0)))
-            return -1;
-        if (s_sse_step (script, 0, "message_delta",
-                        json_pack ("{s:s, s:{s:s, s:n}, s:{s:I}}", "type", "message_delta", "delta",
-                                   "stop_reason", stop, "stop_sequence", "usage", "output_tokens",
-                                   (json_int_t)a->plan->count)))
-            return -1;
-        if (s_sse_step (script, 0, "message_stop", json_pack ("{s:s}", "type", "message_stop")))
-            return -1;
+        sb_mock_json_pack (j, "{s:s, s:i}", "type", "content_block_stop", "index", 0);
+        if (s_sse_step (script, 0, "content_block_stop", j)) return -1;
+        sb_mock_json_pack (j, "{s:s, s:{s:s, s:n}, s:{s:I}}", "type", "message_delta", "delta",
+                           "stop_reason", plan->tool ? "tool_use" : "end_turn", "stop_sequence",
+                           "usage", "output_tokens", (int64_t)plan->count);
+        if (s_sse_step (script, 0, "message_delta", j)) return -1;
+        sb_mock_json_pack (j, "{s:s}", "type", "message_stop");
+        if (s_sse_step (script, 0, "message_stop", j)) return -1;
     }
     if (sb_mock_script_chunked_end (script)) return -1;
     sb_mock_script_set_end (script, req->keep_alive ? SB_MOCK_END_KEEP_ALIVE : SB_MOCK_END_CLOSE);
@@ -601,13 +591,16 @@ s_anthropic_stream (sb_mock_script_t *script, const s_anthropic_t *a, int64_t cu
 static int
 s_models_list (sb_mock_script_t *script, const sb_mock_request_t *req)
 {
-    json_t *data = json_array ();
-    for (size_t i = 0; data && i < sizeof (s_models) / sizeof (s_models[0]); i++)
-        json_array_append_new (data, json_pack ("{s:s, s:s, s:i, s:s}", "id", s_models[i], "object",
-                                                "model", "created", S_MODEL_CREATED, "owned_by",
-                                                "sb-mock"));
-    return s_json_response (script, 200, json_pack ("{s:s, s:o}", "object", "list", "data", data),
-                            NULL, req->keep_alive, false);
+    sb_mock_json_t j;
+    sb_mock_json_init (&j, 64 * 1024);
+    sb_mock_json_pack (&j, "{s:s, s:[", "object", "list", "data");
+    for (size_t i = 0; i < sizeof (s_models) / sizeof (s_models[0]); i++)
+        sb_mock_json_pack (&j, "{s:s, s:s, s:i, s:s}", "id", s_models[i], "object", "model",
+                           "created", S_MODEL_CREATED, "owned_by", "sb-mock");
+    sb_mock_json_pack (&j, "]}");
+    int rc = s_json_response (script, 200, &j, NULL, req->keep_alive, false);
+    sb_mock_json_release (&j);
+    return rc;
 }
 
 //  ---------------------------------------------------------------------------------
@@ -653,9 +646,10 @@ s_build (sb_mock_script_t *script, const sb_mock_request_t *req)
     if (req->api == SB_MOCK_API_MODELS)
         return sb_mock_script_step (script, latency_us) || s_models_list (script, req);
 
-    s_plan_t plan;
-    if (s_plan_make (&plan, req)) {
-        s_plan_release (&plan);
+    s_reply_t r = {.req = req};
+    sb_mock_json_init (&r.j, S_DOC_MAX);
+    if (s_plan_make (&r.plan, req)) {
+        s_plan_release (&r.plan);
         return -1;
     }
     //  drop_after wins over error_after when both are given.
@@ -666,33 +660,31 @@ s_build (sb_mock_script_t *script, const sb_mock_request_t *req)
     else if (cut)
         cut_after = sb_mock_knobs_get (k, SB_MOCK_KNOB_ERROR_AFTER);
     bool stream = json_is_true (json_object_get (req->json, "stream"));
-    int rc;
-
     //  A JSON answer takes as long as the stream would have: the whole generation.
     uint64_t json_delay =
-        latency_us + ttft_us + (plan.count > 1 ? (uint64_t)(plan.count - 1) * gap_us : 0);
+        latency_us + ttft_us + (r.plan.count > 1 ? (uint64_t)(r.plan.count - 1) * gap_us : 0);
+    int rc;
     if (req->api == SB_MOCK_API_MESSAGES) {
-        s_anthropic_t a = {.req = req, .plan = &plan};
-        s_make_id (a.id, sizeof (a.id), "msg_01", req->seq, 1, 22);
-        s_make_id (a.tool_id, sizeof (a.tool_id), "toolu_01", req->seq, 2, 22);
+        s_make_id (r.id, sizeof (r.id), "msg_01", req->seq, 1, 22);
+        s_make_id (r.tool_id, sizeof (r.tool_id), "toolu_01", req->seq, 2, 22);
         if (stream)
             rc = sb_mock_script_step (script, latency_us) ||
-                 s_anthropic_stream (script, &a, cut_after, drop, gap_us, ttft_us);
+                 s_anthropic_stream (script, &r, cut_after, drop, gap_us, ttft_us);
         else
-            rc = sb_mock_script_step (script, json_delay) || s_anthropic_json (script, &a, drop);
+            rc = sb_mock_script_step (script, json_delay) || s_anthropic_json (script, &r, drop);
     } else {
-        s_openai_t o = {.req = req, .plan = &plan};
-        s_make_id (o.id, sizeof (o.id), "chatcmpl-", req->seq, 1, 29);
-        s_make_id (o.call_id, sizeof (o.call_id), "call_", req->seq, 2, 24);
-        o.include_usage = json_is_true (
+        s_make_id (r.id, sizeof (r.id), "chatcmpl-", req->seq, 1, 29);
+        s_make_id (r.tool_id, sizeof (r.tool_id), "call_", req->seq, 2, 24);
+        r.include_usage = json_is_true (
             json_object_get (json_object_get (req->json, "stream_options"), "include_usage"));
         if (stream)
             rc = sb_mock_script_step (script, latency_us) ||
-                 s_openai_stream (script, &o, cut_after, drop, gap_us, ttft_us);
+                 s_openai_stream (script, &r, cut_after, drop, gap_us, ttft_us);
         else
-            rc = sb_mock_script_step (script, json_delay) || s_openai_json (script, &o, drop);
+            rc = sb_mock_script_step (script, json_delay) || s_openai_json (script, &r, drop);
     }
-    s_plan_release (&plan);
+    s_plan_release (&r.plan);
+    sb_mock_json_release (&r.j);
     return rc;
 }
 

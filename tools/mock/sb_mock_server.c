@@ -8,6 +8,7 @@
 
 #include "sb_mock_server.h"
 #include "sb_mock_faults.h"
+#include "sb_mock_json.h"
 #include "sb_mock_knobs.h"
 #include "sb_mock_reply.h"
 #include "sb_mock_script.h"
@@ -28,6 +29,8 @@
 //  A client still sending after this many bytes past max_body is cut off; below it the
 //  body is read and discarded so the 413 reaches the client on a healthy connection.
 #define S_DISCARD_FACTOR 4
+//  Captured request headers (for /_mock/last) are bounded like lws' header buffer.
+#define S_HEADERS_MAX (64 * 1024)
 
 typedef enum {
     S_ROUTE_CHAT,
@@ -37,10 +40,9 @@ typedef enum {
     S_ROUTE_MOCK_STATS,
     S_ROUTE_MOCK_RESET,
     S_ROUTE_MOCK_LAST,
-    S_ROUTE_COUNT
 } s_route_t;
 
-//  Routes below S_ROUTE_MOCK_STATS are counted in the stats, under these names.
+//  Routes before S_ROUTE_MOCK_STATS are counted in the stats, under these names.
 static const char *const s_route_names[] = {"/v1/chat/completions", "/v1/messages", "/v1/models",
                                             "other"};
 #define S_COUNTED_ROUTES 4
@@ -63,12 +65,13 @@ typedef struct {
     uint64_t by_path[S_COUNTED_ROUTES];
 } s_stats_t;
 
-//  The last request (not /_mock/) as received, for GET /_mock/last. Owned strings.
+//  The last request (not /_mock/) as received, for GET /_mock/last. Owned strings;
+//  all NULL before the first request.
 typedef struct {
     char *method;
     char *path;
-    json_t *headers;
-    char *body;
+    char *headers; // text of a JSON object {"name": "value"}
+    char *body;    // NULL when there was none
     size_t body_len;
 } s_last_t;
 
@@ -131,6 +134,29 @@ static const char *const s_custom_headers[] = {
     "x-sb-request-id:",
 };
 
+//  The x-mock-<knob> header names as lws wants them (with the colon), both spellings:
+//  "x-mock-latency_ms:" and "x-mock-latency-ms:"; dashed[k] is empty when the knob
+//  name has no '_'. Filled once by s_knob_headers_init, read-only afterwards.
+static struct {
+    char plain[SB_MOCK_KNOB_COUNT][48];
+    char dashed[SB_MOCK_KNOB_COUNT][48];
+} s_knob_headers;
+
+static void
+s_knob_headers_init (void)
+{
+    for (int k = 0; k < SB_MOCK_KNOB_COUNT; k++) {
+        const char *name = sb_mock_knob_name ((sb_mock_knob_t)k);
+        snprintf (s_knob_headers.plain[k], sizeof (s_knob_headers.plain[k]), "x-mock-%s:", name);
+        s_knob_headers.dashed[k][0] = '\0';
+        if (!strchr (name, '_')) continue;
+        memcpy (s_knob_headers.dashed[k], s_knob_headers.plain[k],
+                sizeof (s_knob_headers.plain[k]));
+        for (char *c = s_knob_headers.dashed[k]; *c; c++)
+            if (*c == '_') *c = '-';
+    }
+}
+
 static sb_mock_server_t *
 s_server (struct lws *wsi)
 {
@@ -168,6 +194,7 @@ s_pss_release (sb_mock_server_t *self, s_pss_t *pss)
 //  ---------------------------------------------------------------------------------
 //  Request parsing
 
+//  Finds the route and the /x/<knobs>/ prefix of pss->path.
 static s_route_t
 s_route (s_pss_t *pss)
 {
@@ -194,10 +221,12 @@ s_route (s_pss_t *pss)
     return S_ROUTE_OTHER;
 }
 
+//  True when the path exists for some method (so a miss is 405, not 404).
 static bool
 s_known_path (const s_pss_t *pss)
 {
-    const char *path = pss->path + (pss->prefix_len ? pss->prefix_off + pss->prefix_len : 0);
+    const char *path = pss->path;
+    if (pss->prefix_len) path += pss->prefix_off + pss->prefix_len;
     if (strncmp (path, "/v1/", 4) == 0) path += 3;
     return strcmp (path, "/chat/completions") == 0 || strcmp (path, "/messages") == 0 ||
            strcmp (path, "/models") == 0 || strncmp (pss->path, "/_mock/", 7) == 0;
@@ -214,10 +243,11 @@ s_header (struct lws *wsi, enum lws_token_indexes token, size_t *len_out)
         free (value);
         value = NULL;
     }
-    if (value && len_out) *len_out = (size_t)len;
+    if (value) *len_out = (size_t)len;
     return value;
 }
 
+//  Same for a header lws has no token for; `name` ends with ':'.
 static char *
 s_custom_header (struct lws *wsi, const char *name, size_t *len_out)
 {
@@ -229,29 +259,35 @@ s_custom_header (struct lws *wsi, const char *name, size_t *len_out)
         free (value);
         value = NULL;
     }
-    if (value && len_out) *len_out = (size_t)len;
+    if (value) *len_out = (size_t)len;
     return value;
 }
 
+//  Adds "name": "value" to the object being written; `name` arrives as "name:".
 static void
-s_capture_header (json_t *headers, const char *name, const char *value, size_t len)
+s_capture_header (sb_mock_json_t *j, const char *name, const char *value, size_t len)
 {
-    //  Names arrive as "name:"; JSON keys drop the colon.
-    char key[128];
     size_t n = strlen (name);
-    if (n == 0 || n >= sizeof (key)) return;
-    memcpy (key, name, n - 1);
-    key[n - 1] = '\0';
-    json_t *v = json_stringn (value, len);
-    if (v) json_object_set_new (headers, key, v);
+    if (n >= 2) sb_mock_json_pack (j, "s%:s%", name, n - 1, value, len);
 }
 
-//  Every request header lws lets us see, as {"name": "value"}.
-static json_t *
+static void
+s_capture_custom (struct lws *wsi, sb_mock_json_t *j, const char *name)
+{
+    size_t len = 0;
+    char *value = s_custom_header (wsi, name, &len);
+    if (value) s_capture_header (j, name, value, len);
+    free (value);
+}
+
+//  Every request header lws lets us see, as the text of {"name": "value", ...}. Caller
+//  owns the result; NULL when out of memory or over S_HEADERS_MAX.
+static char *
 s_capture_headers (struct lws *wsi)
 {
-    json_t *headers = json_object ();
-    if (!headers) return NULL;
+    sb_mock_json_t j;
+    sb_mock_json_init (&j, S_HEADERS_MAX);
+    sb_mock_json_pack (&j, "{");
     for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
         const char *name = (const char *)lws_token_to_string ((enum lws_token_indexes)t);
         size_t n = name ? strlen (name) : 0;
@@ -259,45 +295,37 @@ s_capture_headers (struct lws *wsi)
             continue; // method/URI pseudo-tokens and h2 pseudo-headers
         size_t len = 0;
         char *value = s_header (wsi, (enum lws_token_indexes)t, &len);
-        if (value) s_capture_header (headers, name, value, len);
+        if (value) s_capture_header (&j, name, value, len);
         free (value);
     }
-    for (size_t i = 0; i < sizeof (s_custom_headers) / sizeof (s_custom_headers[0]); i++) {
-        size_t len = 0;
-        char *value = s_custom_header (wsi, s_custom_headers[i], &len);
-        if (value) s_capture_header (headers, s_custom_headers[i], value, len);
-        free (value);
-    }
+    for (size_t i = 0; i < sizeof (s_custom_headers) / sizeof (s_custom_headers[0]); i++)
+        s_capture_custom (wsi, &j, s_custom_headers[i]);
     for (int k = 0; k < SB_MOCK_KNOB_COUNT; k++) {
-        //  Both spellings: x-mock-latency_ms and x-mock-latency-ms.
-        for (int dashed = 0; dashed < 2; dashed++) {
-            char name[64];
-            snprintf (name, sizeof (name), "x-mock-%s:", sb_mock_knob_name ((sb_mock_knob_t)k));
-            for (char *c = name; dashed && *c; c++)
-                if (*c == '_') *c = '-';
-            size_t len = 0;
-            char *value = s_custom_header (wsi, name, &len);
-            if (value) s_capture_header (headers, name, value, len);
-            free (value);
-            if (!strchr (sb_mock_knob_name ((sb_mock_knob_t)k), '_')) break;
-        }
+        s_capture_custom (wsi, &j, s_knob_headers.plain[k]);
+        if (s_knob_headers.dashed[k][0]) s_capture_custom (wsi, &j, s_knob_headers.dashed[k]);
     }
-    return headers;
+    sb_mock_json_pack (&j, "}");
+    if (j.failed) sb_mock_json_release (&j);
+    return j.data; // the writer's text is the caller's now
 }
 
-//  Applies the x-mock-<knob> headers found in `headers` (see s_capture_headers).
+//  Applies the x-mock-<knob> request headers. 0, or -1 with a reason in err.
 static int
-s_apply_header_knobs (sb_mock_knobs_t *knobs, json_t *headers, char *err, size_t err_size)
+s_apply_header_knobs (struct lws *wsi, sb_mock_knobs_t *knobs, char *err, size_t err_size)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach (headers, key, value)
-    {
-        if (strncmp (key, "x-mock-", 7) != 0) continue;
-        if (sb_mock_knobs_set (knobs, key + 7, strlen (key + 7), json_string_value (value),
-                               json_string_length (value), err, err_size))
-            return -1;
-    }
+    for (int k = 0; k < SB_MOCK_KNOB_COUNT; k++)
+        for (int dashed = 0; dashed < 2; dashed++) {
+            const char *name = dashed ? s_knob_headers.dashed[k] : s_knob_headers.plain[k];
+            if (!name[0]) continue;
+            size_t len = 0;
+            char *value = s_custom_header (wsi, name, &len);
+            if (!value) continue;
+            //  The knob's name is the header's without "x-mock-" and the colon.
+            int rc = sb_mock_knobs_set (knobs, name + 7, strlen (name + 7) - 1, value, len, err,
+                                        err_size);
+            free (value);
+            if (rc) return -1;
+        }
     return 0;
 }
 
@@ -318,33 +346,38 @@ s_keep_alive (struct lws *wsi)
 static char *
 s_stats_json (sb_mock_server_t *self)
 {
-    json_t *by_path = json_object ();
-    for (int i = 0; by_path && i < S_COUNTED_ROUTES; i++)
-        json_object_set_new (by_path, s_route_names[i],
-                             json_integer ((json_int_t)self->stats.by_path[i]));
-    json_t *stats =
-        json_pack ("{s:I, s:I, s:I, s:I, s:I, s:o}", "requests", (json_int_t)self->stats.requests,
-                   "completed", (json_int_t)self->stats.completed, "cancelled",
-                   (json_int_t)self->stats.cancelled, "dropped", (json_int_t)self->stats.dropped,
-                   "active", (json_int_t)self->stats.active, "by_path", by_path);
-    char *text = stats ? json_dumps (stats, JSON_COMPACT) : NULL;
-    json_decref (stats);
-    return text;
+    const s_stats_t *st = &self->stats;
+    sb_mock_json_t j;
+    sb_mock_json_init (&j, 64 * 1024);
+    sb_mock_json_pack (&j, "{s:I, s:I, s:I, s:I, s:I, s:{", "requests", (int64_t)st->requests,
+                       "completed", (int64_t)st->completed, "cancelled", (int64_t)st->cancelled,
+                       "dropped", (int64_t)st->dropped, "active", st->active, "by_path");
+    for (int i = 0; i < S_COUNTED_ROUTES; i++)
+        sb_mock_json_pack (&j, "s:I", s_route_names[i], (int64_t)st->by_path[i]);
+    sb_mock_json_pack (&j, "}}");
+    if (j.failed) sb_mock_json_release (&j);
+    return j.data;
 }
 
 static char *
 s_last_json (sb_mock_server_t *self)
 {
-    s_last_t *last = &self->last;
-    json_t *body = last->body ? json_stringn (last->body, last->body_len) : json_null ();
+    const s_last_t *last = &self->last;
+    sb_mock_json_t j;
+    //  The body twice (as a string and as JSON), escaped at worst 6 bytes per byte.
+    sb_mock_json_init (&j, 8 * self->config.max_body + S_HEADERS_MAX + 4096);
+    sb_mock_json_pack (&j, "{s:s, s:s, s:r, s:s%, s:I, s:", "method", last->method, "path",
+                       last->path, "headers", last->headers, "body", last->body ? last->body : "",
+                       last->body_len, "body_bytes", (int64_t)last->body_len, "json");
+    //  The body goes in as is when it parses as JSON.
     json_t *parsed = last->body ? json_loadb (last->body, last->body_len, 0, NULL) : NULL;
-    json_t *out =
-        json_pack ("{s:s, s:s, s:O, s:o, s:I, s:o}", "method", last->method, "path", last->path,
-                   "headers", last->headers, "body", body ? body : json_null (), "body_bytes",
-                   (json_int_t)last->body_len, "json", parsed ? parsed : json_null ());
-    char *text = out ? json_dumps (out, JSON_COMPACT) : NULL;
-    json_decref (out);
-    return text;
+    if (parsed)
+        sb_mock_json_pack (&j, "r%}", last->body, last->body_len);
+    else
+        sb_mock_json_pack (&j, "n}");
+    json_decref (parsed);
+    if (j.failed) sb_mock_json_release (&j);
+    return j.data;
 }
 
 static void
@@ -352,7 +385,7 @@ s_last_release (s_last_t *last)
 {
     free (last->method);
     free (last->path);
-    json_decref (last->headers);
+    free (last->headers);
     free (last->body);
     memset (last, 0, sizeof (*last));
 }
@@ -392,9 +425,10 @@ s_api (s_route_t route)
                                      : SB_MOCK_API_CHAT;
 }
 
-//  The answer to an API request; `headers` as captured. NULL when out of memory.
+//  The answer to an API request: knobs merged in order (model defaults, path prefix,
+//  headers, body "mock"), then the reply built. NULL when out of memory.
 static sb_mock_script_t *
-s_answer (sb_mock_server_t *self, s_pss_t *pss, json_t *headers, bool keep_alive)
+s_answer (struct lws *wsi, sb_mock_server_t *self, s_pss_t *pss, bool keep_alive)
 {
     sb_mock_api_t api = s_api (pss->route);
     char err[160] = "";
@@ -407,7 +441,7 @@ s_answer (sb_mock_server_t *self, s_pss_t *pss, json_t *headers, bool keep_alive
     json_t *mock = json_object_get (json, "mock");
     int rc = sb_mock_knobs_apply_list (&knobs, pss->path + pss->prefix_off, pss->prefix_len, err,
                                        sizeof (err));
-    if (!rc) rc = s_apply_header_knobs (&knobs, headers, err, sizeof (err));
+    if (!rc) rc = s_apply_header_knobs (wsi, &knobs, err, sizeof (err));
     if (!rc && mock) rc = sb_mock_knobs_apply_json (&knobs, mock, err, sizeof (err));
 
     sb_mock_script_t *script = NULL;
@@ -425,6 +459,7 @@ s_answer (sb_mock_server_t *self, s_pss_t *pss, json_t *headers, bool keep_alive
             .now = (int64_t)time (NULL),
         };
         if (sb_mock_knobs_is_set (&knobs, SB_MOCK_KNOB_FAIL_RATE)) {
+            //  One sequence per channel: channels differ by their /x/<knobs>/ prefix.
             bool hit =
                 sb_mock_faults_next (self->faults, pss->path + pss->prefix_off, pss->prefix_len,
                                      sb_mock_knobs_get (&knobs, SB_MOCK_KNOB_FAIL_RATE),
@@ -455,62 +490,6 @@ s_schedule (struct lws *wsi, s_pss_t *pss)
         lws_callback_on_writable (wsi);
 }
 
-//  The request is complete (body included): answer it. Returns -1 to close.
-static int
-s_request_done (struct lws *wsi, s_pss_t *pss)
-{
-    sb_mock_server_t *self = s_server (wsi);
-    bool keep_alive = s_keep_alive (wsi) && !pss->length_required;
-    sb_mock_script_t *script = NULL;
-
-    if (pss->route >= S_ROUTE_MOCK_STATS)
-        script = s_control (self, pss, keep_alive);
-    else {
-        json_t *headers = s_capture_headers (wsi);
-        if (pss->length_required)
-            script = sb_mock_reply_error (s_api (pss->route), 411,
-                                          "sb-mock: chunked request bodies are not supported; "
-                                          "send Content-Length",
-                                          -1, keep_alive, LWS_PRE);
-        else if (pss->too_large) {
-            char msg[96];
-            snprintf (msg, sizeof (msg), "sb-mock: request body over %zu bytes",
-                      self->config.max_body);
-            script = sb_mock_reply_error (s_api (pss->route), 413, msg, -1, keep_alive, LWS_PRE);
-        } else if (pss->route == S_ROUTE_OTHER) {
-            char msg[S_MAX_PATH + 64];
-            snprintf (msg, sizeof (msg), "Unknown request URL: %s %s", pss->method, pss->path);
-            script = sb_mock_reply_error (SB_MOCK_API_CHAT, s_known_path (pss) ? 405 : 404, msg, -1,
-                                          keep_alive, LWS_PRE);
-        } else
-            script = s_answer (self, pss, headers, keep_alive);
-
-        //  Remember the request for /_mock/last; the body moves, it is not copied.
-        s_last_release (&self->last);
-        self->last.method = strdup (pss->method);
-        self->last.path = strdup (pss->path);
-        self->last.headers = headers ? headers : json_object ();
-        self->last.body = pss->body;
-        self->last.body_len = pss->too_large ? 0 : pss->body_len;
-        pss->body = NULL;
-        pss->body_len = pss->body_cap = 0;
-    }
-    if (!script) return -1;
-
-    pss->script = script;
-    pss->step = 0;
-    pss->phase = S_PLAYING;
-    //  No lws timeout may cut a script short: hangs and long streams are on purpose.
-    lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
-    if (sb_mock_script_count (script) == 0) {
-        //  Only a hang has no step at all.
-        pss->phase = S_HANGING;
-        return 0;
-    }
-    s_schedule (wsi, pss);
-    return 0;
-}
-
 //  The script is fully written: do what it ends with. Returns -1 to close.
 static int
 s_script_end (struct lws *wsi, s_pss_t *pss)
@@ -521,7 +500,8 @@ s_script_end (struct lws *wsi, s_pss_t *pss)
             s_finish (self, pss, &self->stats.completed);
             sb_mock_script_destroy (&pss->script);
             pss->phase = S_DONE;
-            //  May free pss (lws rebinds the protocol for the next transaction).
+            //  May free pss (lws rebinds the protocol for the next transaction). If lws
+            //  still holds unsent bytes, it defers this until they are out.
             return lws_http_transaction_completed (wsi) ? -1 : 0;
         case SB_MOCK_END_CLOSE:
             s_finish (self, pss, &self->stats.completed);
@@ -553,14 +533,10 @@ s_script_end (struct lws *wsi, s_pss_t *pss)
     return -1;
 }
 
+//  Writes the current step (one lws_write) and moves on. Returns -1 to close.
 static int
-s_writeable (struct lws *wsi, s_pss_t *pss)
+s_play (struct lws *wsi, s_pss_t *pss)
 {
-    if (pss->phase == S_CLOSING) {
-        pss->phase = S_DONE;
-        return -1;
-    }
-    if (pss->phase != S_PLAYING || !pss->script) return 0;
     size_t len = 0;
     uint8_t *data = sb_mock_script_get (pss->script, pss->step, NULL, &len);
     if (len && lws_write (wsi, data, len, LWS_WRITE_HTTP) < (int)len)
@@ -574,6 +550,83 @@ s_writeable (struct lws *wsi, s_pss_t *pss)
     return s_script_end (wsi, pss);
 }
 
+//  The request is complete (body included): answer it. in_body_completion: called
+//  from LWS_CALLBACK_HTTP_BODY_COMPLETION. Returns -1 to close.
+static int
+s_request_done (struct lws *wsi, s_pss_t *pss, bool in_body_completion)
+{
+    sb_mock_server_t *self = s_server (wsi);
+    bool keep_alive = s_keep_alive (wsi) && !pss->length_required;
+    sb_mock_script_t *script = NULL;
+
+    if (pss->route >= S_ROUTE_MOCK_STATS)
+        script = s_control (self, pss, keep_alive);
+    else {
+        char *headers = s_capture_headers (wsi);
+        if (pss->length_required)
+            script = sb_mock_reply_error (s_api (pss->route), 411,
+                                          "sb-mock: chunked request bodies are not supported; "
+                                          "send Content-Length",
+                                          -1, keep_alive, LWS_PRE);
+        else if (pss->too_large) {
+            char msg[96];
+            snprintf (msg, sizeof (msg), "sb-mock: request body over %zu bytes",
+                      self->config.max_body);
+            script = sb_mock_reply_error (s_api (pss->route), 413, msg, -1, keep_alive, LWS_PRE);
+        } else if (pss->route == S_ROUTE_OTHER) {
+            char msg[S_MAX_PATH + 64];
+            snprintf (msg, sizeof (msg), "Unknown request URL: %s %s", pss->method, pss->path);
+            script = sb_mock_reply_error (SB_MOCK_API_CHAT, s_known_path (pss) ? 405 : 404, msg, -1,
+                                          keep_alive, LWS_PRE);
+        } else
+            script = s_answer (wsi, self, pss, keep_alive);
+
+        //  Remember the request for /_mock/last; the body moves, it is not copied.
+        s_last_release (&self->last);
+        self->last.method = strdup (pss->method);
+        self->last.path = strdup (pss->path);
+        self->last.headers = headers ? headers : strdup ("{}");
+        self->last.body = pss->body;
+        self->last.body_len = pss->body ? pss->body_len : 0;
+        pss->body = NULL;
+        pss->body_len = pss->body_cap = 0;
+    }
+    if (!script) return -1;
+
+    pss->script = script;
+    pss->step = 0;
+    pss->phase = S_PLAYING;
+    //  No lws timeout may cut a script short: hangs and long streams are on purpose.
+    lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
+    if (sb_mock_script_count (script) == 0) {
+        pss->phase = S_HANGING; // only a hang has no step at all
+        return 0;
+    }
+    uint64_t delay_us = 0;
+    sb_mock_script_get (script, 0, &delay_us, NULL);
+    if (delay_us == 0 && in_body_completion)
+        //  Due now: write it from this callback, as lws_return_http_status does. On
+        //  HTTP/1 lws_write never blocks (lws keeps what the socket does not take and
+        //  sends it on POLLOUT), and skipping the round trip through the poll loop is
+        //  worth a quarter of the throughput. Only from BODY_COMPLETION, where lws
+        //  expects a transaction to end; requests without a body (answered from
+        //  LWS_CALLBACK_HTTP) and later steps go through WRITEABLE.
+        return s_play (wsi, pss);
+    s_schedule (wsi, pss);
+    return 0;
+}
+
+static int
+s_writeable (struct lws *wsi, s_pss_t *pss)
+{
+    if (pss->phase == S_CLOSING) {
+        pss->phase = S_DONE;
+        return -1;
+    }
+    if (pss->phase != S_PLAYING || !pss->script) return 0;
+    return s_play (wsi, pss);
+}
+
 //  ---------------------------------------------------------------------------------
 //  lws callback
 
@@ -584,16 +637,13 @@ s_on_http (struct lws *wsi, s_pss_t *pss, const char *uri, size_t len)
     memset (pss, 0, sizeof (*pss));
     pss->phase = S_RECEIVING;
     pss->post = lws_hdr_total_length (wsi, WSI_TOKEN_POST_URI) > 0;
-    const char *method = pss->post                                           ? "POST"
-                         : lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0 ? "GET"
-                                                                             : "OTHER";
-    snprintf (pss->method, sizeof (pss->method), "%s", method);
+    bool get = lws_hdr_total_length (wsi, WSI_TOKEN_GET_URI) > 0;
+    snprintf (pss->method, sizeof (pss->method), "%s", pss->post ? "POST" : get ? "GET" : "OTHER");
     if (len >= sizeof (pss->path))
         len = sizeof (pss->path) - 1; // lws bounds URIs by its header buffer anyway
     memcpy (pss->path, uri, len);
     pss->path[len] = '\0';
-    pss->route = s_route (pss);
-    if (strcmp (method, "OTHER") == 0) pss->route = S_ROUTE_OTHER;
+    pss->route = pss->post || get ? s_route (pss) : S_ROUTE_OTHER;
 
     if (pss->route < S_ROUTE_MOCK_STATS) {
         pss->counted = true;
@@ -602,7 +652,6 @@ s_on_http (struct lws *wsi, s_pss_t *pss, const char *uri, size_t len)
         self->stats.by_path[pss->route]++;
     }
 
-    //  Bodies: only POSTs have one lws delivers; a declared length lets us reserve once.
     long long content_length = 0;
     char cl[32];
     if (lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
@@ -615,13 +664,13 @@ s_on_http (struct lws *wsi, s_pss_t *pss, const char *uri, size_t len)
         //  lws 4.1 does not deliver chunked request bodies to servers; say so, and close
         //  since the unread body would be taken for the next request.
         pss->length_required = true;
-        return s_request_done (wsi, pss);
+        return s_request_done (wsi, pss, false);
     }
-    if (!pss->post || content_length == 0) return s_request_done (wsi, pss);
+    if (!pss->post || content_length == 0) return s_request_done (wsi, pss, false);
     if (lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_EXPECT) > 0) {
         //  lws does not answer "Expect: 100-continue"; without this, clients (curl for
         //  bodies over 1 MB) wait a second before sending the body. A 25-byte write on a
-        //  connection that has sent nothing yet; lws buffers it if the socket is full.
+        //  connection that has sent nothing yet; lws keeps it if the socket is full.
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         uint8_t buf[LWS_PRE + sizeof (cont)];
         memcpy (buf + LWS_PRE, cont, sizeof (cont) - 1);
@@ -629,9 +678,10 @@ s_on_http (struct lws *wsi, s_pss_t *pss, const char *uri, size_t len)
             (int)sizeof (cont) - 1)
             return -1;
     }
+    //  A declared length lets us allocate once; larger bodies are read and discarded.
     if ((unsigned long long)content_length > self->config.max_body)
         pss->too_large = true;
-    else if (content_length > 0) {
+    else {
         pss->body = malloc ((size_t)content_length + 1);
         if (!pss->body) return -1;
         pss->body_cap = (size_t)content_length;
@@ -649,14 +699,14 @@ s_on_body (struct lws *wsi, s_pss_t *pss, const void *in, size_t len)
         return -1; // not worth reading any further just to say 413
     if (pss->too_large) return 0;
     if (len > self->config.max_body - pss->body_len) {
-        pss->too_large = true;
+        pss->too_large = true; // longer than announced, and over the bound
         free (pss->body);
         pss->body = NULL;
         pss->body_len = pss->body_cap = 0;
         return 0;
     }
     if (len > pss->body_cap - pss->body_len) {
-        //  Chunked or longer than announced: grow geometrically, within max_body.
+        //  Longer than announced: grow geometrically, within max_body.
         size_t cap = pss->body_cap ? pss->body_cap : 4096;
         while (cap - pss->body_len < len)
             cap *= 2;
@@ -671,6 +721,7 @@ s_on_body (struct lws *wsi, s_pss_t *pss, const void *in, size_t len)
     return 0;
 }
 
+//  The one protocol's callback, on the service thread.
 static int
 s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -681,8 +732,7 @@ s_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
         case LWS_CALLBACK_HTTP_BODY:
             return s_on_body (wsi, pss, in, len);
         case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-            if (pss->phase != S_RECEIVING) return 0;
-            return s_request_done (wsi, pss);
+            return pss->phase == S_RECEIVING ? s_request_done (wsi, pss, true) : 0;
         case LWS_CALLBACK_TIMER:
             if (pss && pss->phase == S_PLAYING) {
                 pss->delay_done = true;
@@ -721,6 +771,7 @@ sb_mock_server_config_default (sb_mock_server_config_t *config)
 }
 
 //  lws sizes its fd table from fd_limit_per_thread; the process must allow that many.
+//  Returns what can be had.
 static int
 s_raise_fd_limit (int wanted)
 {
@@ -748,6 +799,10 @@ sb_mock_server_new (const sb_mock_server_config_t *config)
     self->config.host = self->host;
     self->faults = sb_mock_faults_new ();
     if (!self->faults) goto fail;
+    s_knob_headers_init ();
+    //  Ids derive from the request number; starting from the clock keeps them unique
+    //  across restarts of the mock.
+    self->seq = (uint64_t) time (NULL) << 20;
 
     //  Debian's lws is built with debug logging; anything below warnings costs a lot.
     lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
