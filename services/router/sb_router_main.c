@@ -3,6 +3,7 @@
     loop: curl_multi_poll on curl's sockets plus the ZMQ_FDs, then drain.  */
 
 #include "sb_router.h"
+#include "sb_anthropic.h"
 #include "sb_clock.h"
 
 #include <errno.h>
@@ -61,16 +62,32 @@ s_build_channels (void)
         const sb_channel_t *ch = sb_config_channel (self->config, i);
         sb_rchannel_t *rc = &self->channels[i];
         char url[2048];
-        snprintf (url, sizeof url, "%s/chat/completions", ch->base_url);
+        size_t blen = strlen (ch->base_url);
+        if (ch->type == SB_CHANNEL_ANTHROPIC) {
+            //  "https://api.anthropic.com" or ".../v1": both reach /v1/messages.
+            bool has_v1 = blen >= 3 && strcmp (ch->base_url + blen - 3, "/v1") == 0;
+            snprintf (url, sizeof url, "%s%s", ch->base_url,
+                      has_v1 ? "/messages" : sb_anthropic_path ());
+        } else
+            snprintf (url, sizeof url, "%s/chat/completions", ch->base_url);
         rc->url = curl_url ();
         if (curl_url_set (rc->url, CURLUPART_URL, url, 0) != CURLUE_OK) {
             fprintf (stderr, "router: channel %s: bad base_url\n", ch->name);
             return -1;
         }
         char line[4096];
-        snprintf (line, sizeof line, "Authorization: Bearer %s", ch->api_key);
-        rc->headers = curl_slist_append (NULL, line);
-        rc->headers = curl_slist_append (rc->headers, "Content-Type: application/json");
+        if (ch->type == SB_CHANNEL_ANTHROPIC) {
+            sb_anthropic_header_t hdrs[SB_ANTHROPIC_HEADER_COUNT];
+            size_t nh = sb_anthropic_headers (ch->api_key, hdrs);
+            for (size_t h = 0; h < nh; h++) {
+                snprintf (line, sizeof line, "%s: %s", hdrs[h].name, hdrs[h].value);
+                rc->headers = curl_slist_append (rc->headers, line);
+            }
+        } else {
+            snprintf (line, sizeof line, "Authorization: Bearer %s", ch->api_key);
+            rc->headers = curl_slist_append (NULL, line);
+            rc->headers = curl_slist_append (rc->headers, "Content-Type: application/json");
+        }
         rc->headers = curl_slist_append (rc->headers, "Expect:"); // no 100-continue round trip
         for (size_t h = 0; h < ch->header_count; h++) {
             snprintf (line, sizeof line, "%s: %s", ch->headers[h].from, ch->headers[h].to);

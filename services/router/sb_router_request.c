@@ -10,6 +10,8 @@
     the router's one thread; transfers find their request through CURLOPT_PRIVATE.  */
 
 #include "sb_router.h"
+#include "sb_anthropic.h"
+#include "sb_anthropic_stream.h"
 #include "sb_channel_picker.h"
 #include "sb_clock.h"
 #include "sb_json_scan.h"
@@ -33,6 +35,7 @@ typedef enum { R_PICKING, R_UPSTREAM, R_STREAMING, R_VALIDATING, R_DONE } r_stat
 //  the id map from creation to s_finish.
 struct _sb_rreq_t {
     sb_rreq_t *next_in_bucket;
+    sb_rreq_t *prev_active, *next_active; // all live requests, for the timer scan
     uint64_t id;
     unsigned char ident[S_MAX_IDENT];
     size_t ident_len;
@@ -52,7 +55,9 @@ struct _sb_rreq_t {
     size_t resp_len, resp_cap;
     bool resp_too_big;
     sb_sse_t *sse;
-    char *batch; // events of one write callback, sent as one CHUNK
+    sb_anthropic_stream_t *astream; // translator of the current attempt (Anthropic streams)
+    bool anthropic;                 // current channel speaks the Messages API
+    char *batch;                    // events of one write callback, sent as one CHUNK
     size_t batch_len, batch_cap;
     uint64_t seq;
     bool sent;
@@ -77,6 +82,7 @@ struct _sb_rreq_t {
 };
 
 static sb_rreq_t *s_buckets[S_BUCKETS];
+static sb_rreq_t *s_active_head;
 static size_t s_active;
 static CURL *s_easy_pool[512];
 static size_t s_easy_pool_count;
@@ -220,26 +226,53 @@ s_fail (sb_rreq_t *req, int status, const char *message, const char *code)
 static void
 s_log_request (sb_rreq_t *req, int status, const char *error)
 {
+    //  Built with snprintf and escaping, not a JSON tree: this runs for every
+    //  request on the router's only thread.
     const sb_channel_t *ch =
         req->attempts ? sb_config_channel (sb_router.config, req->channel) : NULL;
     uint64_t now = sb_mono_us ();
-    json_t *rec = json_pack (
-        "{s:s,s:s%,s:s,s:s,s:s,s:i,s:i,s:b,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I},s:s}", "request_id",
-        req->trace, "key", req->chat.key_name.data ? req->chat.key_name.data : "",
-        req->chat.key_name.size, "group", req->group ? req->group->name : "", "model", req->model,
-        "channel", ch ? ch->name : "", "attempts", (int)req->attempts, "status", status, "stream",
-        req->chat.stream, "timings_us", "received", (json_int_t)req->chat.received_us, "first_byte",
-        (json_int_t)(req->first_byte_us ? req->first_byte_us - req->start_us : 0), "total",
-        (json_int_t)(now - req->start_us), "usage", "prompt_tokens", (json_int_t)req->prompt_tokens,
-        "completion_tokens", (json_int_t)req->completion_tokens, "total_tokens",
-        (json_int_t)(req->prompt_tokens + req->completion_tokens), "error", error ? error : "");
-    if (!rec) return;
-    if (req->validation_header[0])
-        json_object_set_new (rec, "tool_validation", json_string (req->validation_header));
-    char *text = json_dumps (rec, JSON_COMPACT);
-    if (text) sb_router_log ("request", req->trace, text, strlen (text));
-    free (text);
-    json_decref (rec);
+    char rec[4096];
+    size_t n = 0;
+#define S_PUT(...)                                                                                 \
+    do {                                                                                           \
+        int k_ = snprintf (rec + n, sizeof rec - n, __VA_ARGS__);                                  \
+        n = k_ < 0 ? n : (size_t)k_ >= sizeof rec - n ? sizeof rec - 1 : n + (size_t)k_;           \
+    } while (0)
+#define S_STR(text, len)                                                                           \
+    do {                                                                                           \
+        S_PUT ("\"");                                                                              \
+        sb_json_escape_append (rec, sizeof rec - 2, &n, (text), (len));                            \
+        S_PUT ("\"");                                                                              \
+    } while (0)
+    S_PUT ("{\"request_id\":");
+    S_STR (req->trace, strlen (req->trace));
+    S_PUT (",\"key\":");
+    S_STR (req->chat.key_name.data ? req->chat.key_name.data : "", req->chat.key_name.size);
+    S_PUT (",\"group\":");
+    S_STR (req->group ? req->group->name : "", req->group ? strlen (req->group->name) : 0);
+    S_PUT (",\"model\":");
+    S_STR (req->model, strlen (req->model));
+    S_PUT (",\"channel\":");
+    S_STR (ch ? ch->name : "", ch ? strlen (ch->name) : 0);
+    S_PUT (",\"attempts\":%u,\"status\":%d,\"stream\":%s", req->attempts, status,
+           req->chat.stream ? "true" : "false");
+    S_PUT (",\"timings_us\":{\"received\":%llu,\"first_byte\":%llu,\"total\":%llu}",
+           (unsigned long long)req->chat.received_us,
+           (unsigned long long)(req->first_byte_us ? req->first_byte_us - req->start_us : 0),
+           (unsigned long long)(now - req->start_us));
+    S_PUT (",\"usage\":{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"total_tokens\":%llu}",
+           (unsigned long long)req->prompt_tokens, (unsigned long long)req->completion_tokens,
+           (unsigned long long)(req->prompt_tokens + req->completion_tokens));
+    if (req->validation_header[0]) {
+        S_PUT (",\"tool_validation\":");
+        S_STR (req->validation_header, strlen (req->validation_header));
+    }
+    S_PUT (",\"error\":");
+    S_STR (error ? error : "", error ? strlen (error) : 0);
+    S_PUT ("}");
+#undef S_PUT
+#undef S_STR
+    sb_router_log ("request", req->trace, rec, n);
 }
 
 //  -------------------------------------------------------------------------
@@ -279,12 +312,18 @@ s_finish (sb_rreq_t *req)
     if (req->job_id) sb_broker_cancel (req->job_id);
     req->job_id = 0;
     s_unlink (req);
+    if (req->prev_active)
+        req->prev_active->next_active = req->next_active;
+    else
+        s_active_head = req->next_active;
+    if (req->next_active) req->next_active->prev_active = req->prev_active;
     s_active--;
     zmq_msg_close (&req->frame);
     free (req->up_body);
     free (req->resp);
     free (req->batch);
     sb_sse_destroy (&req->sse);
+    sb_anthropic_stream_destroy (&req->astream);
     free (req);
 }
 
@@ -362,6 +401,19 @@ s_splice (sb_rreq_t *req, const sb_channel_t *ch)
             want = ch->models[0];
     }
     const char *mapped = sb_channel_map_model (ch, want);
+    if (ch->type == SB_CHANNEL_ANTHROPIC) {
+        //  A different API: the body is translated whole (tools, tool results,
+        //  system prompts, images...), never spliced.
+        free (req->up_body);
+        req->up_body = NULL;
+        char err[SB_ANTHROPIC_ERR_SIZE];
+        if (sb_anthropic_request_from_openai (body, len, mapped, 0, NULL, &req->up_body,
+                                              &req->up_len, err, sizeof err) != 0) {
+            snprintf (req->fail_message, sizeof req->fail_message, "%s", err);
+            return -1;
+        }
+        return 0;
+    }
     bool remap = strcmp (mapped, req->model) != 0;
     bool add_usage = req->chat.stream && !req->chat.include_usage;
     free (req->up_body);
@@ -489,6 +541,13 @@ s_on_event (void *arg, const sb_sse_event_t *ev)
     return s_batch_append (req, ev->raw, ev->raw_len);
 }
 
+//  OpenAI SSE bytes from the Anthropic translator.
+static int
+s_on_translated (const char *bytes, size_t len, void *arg)
+{
+    return s_batch_append (arg, bytes, len);
+}
+
 static size_t
 s_on_write (char *data, size_t size, size_t nmemb, void *userp)
 {
@@ -523,6 +582,29 @@ s_on_write (char *data, size_t size, size_t nmemb, void *userp)
     //  A stream: frame events, forward the complete ones as one CHUNK.
     if (req->state == R_UPSTREAM) req->state = R_STREAMING;
     req->batch_len = 0;
+    if (req->anthropic) {
+        if (!req->astream) {
+            sb_anthropic_stream_opts_t opts = {.include_usage = req->chat.include_usage,
+                                               .created = (int64_t)(sb_wall_ms () / 1000),
+                                               .max_event = S_MAX_EVENT,
+                                               .emit = s_on_translated,
+                                               .emit_arg = req};
+            req->astream = sb_anthropic_stream_new (&opts);
+            if (!req->astream) return 0;
+        }
+        sb_anthropic_stream_feed (req->astream, data, len);
+        sb_anthropic_stream_state_t st = sb_anthropic_stream_state (req->astream);
+        if (st == SB_ANTHROPIC_STREAM_DONE || st == SB_ANTHROPIC_STREAM_ERRORED)
+            req->done_seen = true; // [DONE] is in the batch
+        else if (st == SB_ANTHROPIC_STREAM_FAILED)
+            sb_anthropic_stream_abort (req->astream, sb_anthropic_stream_error (req->astream));
+        if (req->batch_len && s_send_chunk (req, req->batch, req->batch_len) != 0) return 0;
+        if (st == SB_ANTHROPIC_STREAM_FAILED) {
+            req->done_seen = true;
+            return 0; // stop the transfer; the client got the error event and [DONE]
+        }
+        return len;
+    }
     if (sb_sse_feed (req->sse, data, len, s_on_event, req) != 0) return 0;
     if (req->batch_len && s_send_chunk (req, req->batch, req->batch_len) != 0) return 0;
     return len;
@@ -610,6 +692,31 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
         return;
     }
     long status = req->status;
+    if ((status < 200 || status >= 300) && req->anthropic) {
+        //  Anthropic's error types decide the status and whether another channel
+        //  may do better (overloaded, rate limits, a bad key of ours).
+        char *body = NULL;
+        size_t body_len = 0;
+        sb_anthropic_error_map_t map;
+        if (sb_anthropic_error_to_openai ((int)status, req->resp, req->resp_len, &body, &body_len,
+                                          &map) != 0) {
+            s_attempt_failed (req, 502, "Upstream error (out of memory translating it)", NULL,
+                              true);
+            return;
+        }
+        snprintf (msg, sizeof msg, "Upstream channel %s returned %ld: %.*s", ch->name, status,
+                  (int)(body_len < 300 ? body_len : 300), body);
+        if (map.failover)
+            s_attempt_failed (req, map.status, msg, map.code, true);
+        else {
+            s_report (req, true);
+            s_log_request (req, map.status, msg);
+            s_send_end (req, map.status, body, body_len, "", msg);
+            s_finish (req);
+        }
+        free (body);
+        return;
+    }
     if (status < 200 || status >= 300) {
         char pmsg[400];
         s_provider_message (req, pmsg, sizeof pmsg);
@@ -643,6 +750,12 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
                     "stream_incomplete");
             return;
         }
+        if (req->astream) {
+            sb_anthropic_usage_t usage;
+            sb_anthropic_stream_usage (req->astream, &usage);
+            req->prompt_tokens = (uint64_t)usage.prompt_tokens;
+            req->completion_tokens = (uint64_t)usage.completion_tokens;
+        }
         s_log_request (req, 200, NULL);
         s_send_end (req, 200, NULL, 0, "", NULL);
         s_finish (req);
@@ -656,7 +769,28 @@ static void
 s_complete_json (sb_rreq_t *req)
 {
     s_stop_transfer (req);
-    s_read_usage (req, req->resp, req->resp_len);
+    if (req->anthropic) {
+        char *out = NULL;
+        size_t out_len = 0;
+        sb_anthropic_usage_t usage;
+        char err[SB_ANTHROPIC_ERR_SIZE];
+        memset (&usage, 0, sizeof usage);
+        if (sb_anthropic_response_to_openai (req->resp, req->resp_len,
+                                             (int64_t)(sb_wall_ms () / 1000), &out, &out_len,
+                                             &usage, err, sizeof err) != 0) {
+            char msg[400];
+            snprintf (msg, sizeof msg, "The provider's response could not be translated: %s", err);
+            s_log_request (req, 502, msg);
+            s_fail (req, 502, msg, "upstream_bad_response");
+            return;
+        }
+        free (req->resp);
+        req->resp = out;
+        req->resp_len = req->resp_cap = out_len;
+        req->prompt_tokens = (uint64_t)usage.prompt_tokens;
+        req->completion_tokens = (uint64_t)usage.completion_tokens;
+    } else
+        s_read_usage (req, req->resp, req->resp_len);
     if (req->group->tool_mode != SB_TOOLS_DISABLED && req->resp_len &&
         memmem (req->resp, req->resp_len, "\"tool_calls\"", 12)) {
         json_error_t jerr;
@@ -845,11 +979,18 @@ s_start_attempt (sb_rreq_t *req)
     const sb_channel_t *ch = sb_config_channel (self->config, req->channel);
     sb_rchannel_t *rc = &self->channels[req->channel];
 
+    req->fail_message[0] = '\0';
     if (s_splice (req, ch) != 0) {
         s_cancel_pick (req);
-        s_fail (req, 400, "The request body could not be prepared for the provider.", NULL);
+        s_log_request (req, 400, req->fail_message);
+        s_fail (req, 400,
+                req->fail_message[0] ? req->fail_message
+                                     : "The request body could not be prepared for the provider.",
+                "invalid_request");
         return;
     }
+    req->anthropic = ch->type == SB_CHANNEL_ANTHROPIC;
+    sb_anthropic_stream_destroy (&req->astream);
     CURL *easy = s_easy_get ();
     if (!easy) {
         s_cancel_pick (req);
@@ -919,6 +1060,9 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
     size_t bucket = s_bucket (ident, ident_len, chat->id);
     req->next_in_bucket = s_buckets[bucket];
     s_buckets[bucket] = req;
+    req->next_active = s_active_head;
+    if (s_active_head) s_active_head->prev_active = req;
+    s_active_head = req;
     s_active++;
     req->start_us = sb_mono_us ();
     snprintf (req->model, sizeof req->model, "%.*s", (int)chat->model.size,
@@ -966,10 +1110,12 @@ sb_router_on_cancel (const void *ident, size_t ident_len, uint64_t id)
 void
 sb_router_check_timers (uint64_t now)
 {
-    for (size_t b = 0; b < S_BUCKETS && s_active; b++) {
-        sb_rreq_t *req = s_buckets[b];
+    {
+        sb_rreq_t *req = s_active_head;
         while (req) {
-            sb_rreq_t *next = req->next_in_bucket;
+            //  A failed attempt may start another or finish the request (freeing
+            //  it), never another request: `next` stays valid.
+            sb_rreq_t *next = req->next_active;
             if (req->state == R_UPSTREAM || req->state == R_STREAMING) {
                 const sb_channel_t *ch = sb_config_channel (sb_router.config, req->channel);
                 uint32_t fb_ms =
