@@ -19,9 +19,9 @@ typedef struct _sb_rreq_t sb_rreq_t;
 
 //  Router-side state of one channel of the current config (parallel array).
 typedef struct {
-    CURLU *url;                 // base_url + "/chat/completions", parsed once
-    struct curl_slist *headers; // auth, content type, extra headers
-    uint64_t rr;                // round-robin cursor contribution
+    CURLU *url;                    // base_url + "/chat/completions", parsed once
+    struct curl_slist *headers;    // auth, content type, extra headers
+    uint64_t unavailable_until_us; // Retry-After from the provider (monotonic)
     uint64_t requests, failures;
     double ewma_ms;
 } sb_rchannel_t;

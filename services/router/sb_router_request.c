@@ -23,7 +23,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { R_PICKING, R_UPSTREAM, R_STREAMING, R_VALIDATING, R_DONE } r_state_t;
+typedef enum { R_PICKING, R_BACKOFF, R_UPSTREAM, R_STREAMING, R_VALIDATING, R_DONE } r_state_t;
+
+//  One upstream attempt, for the request's record.
+typedef struct {
+    uint32_t channel; // config channel index
+    int status;       // HTTP status, or 0 for a transport error / timeout
+    uint32_t ms;      // duration of the attempt
+} s_attempt_t;
+
+#define S_MAX_ATTEMPTS_LOGGED 16
+#define S_BACKOFF_BASE_US     20000u   // first retry waits ~20 ms (with jitter)
+#define S_BACKOFF_MAX_US      1000000u // never more than 1 s between attempts
+#define S_RETRY_AFTER_MAX_S   60u      // a longer Retry-After is not waited for
 
 #define S_MAX_RESPONSE (32u << 20) // a JSON response larger than this is a 502
 #define S_MAX_EVENT    (4u << 20)  // one SSE event
@@ -69,6 +81,8 @@ struct _sb_rreq_t {
     uint32_t attempts;
     uint64_t picked_ms;
     char retry_after[32];
+    uint64_t wake_us; // R_BACKOFF: when to try again
+    s_attempt_t log[S_MAX_ATTEMPTS_LOGGED];
     //  timing (monotonic µs)
     uint64_t start_us, attempt_us, first_byte_us, last_byte_us, deadline_us;
     uint64_t prompt_tokens, completion_tokens;
@@ -263,6 +277,14 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
     S_PUT (",\"usage\":{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"total_tokens\":%llu}",
            (unsigned long long)req->prompt_tokens, (unsigned long long)req->completion_tokens,
            (unsigned long long)(req->prompt_tokens + req->completion_tokens));
+    S_PUT (",\"attempt_log\":[");
+    for (uint32_t i = 0; i < req->attempts && i < S_MAX_ATTEMPTS_LOGGED; i++) {
+        const sb_channel_t *ac = sb_config_channel (sb_router.config, req->log[i].channel);
+        S_PUT ("%s{\"channel\":", i ? "," : "");
+        S_STR (ac ? ac->name : "", ac ? strlen (ac->name) : 0);
+        S_PUT (",\"status\":%d,\"ms\":%u}", req->log[i].status, req->log[i].ms);
+    }
+    S_PUT ("]");
     if (req->validation_header[0]) {
         S_PUT (",\"tool_validation\":");
         S_STR (req->validation_header, strlen (req->validation_header));
@@ -328,12 +350,14 @@ s_finish (sb_rreq_t *req)
 }
 
 static void s_start_attempt (sb_rreq_t *req);
+static void s_note_attempt (sb_rreq_t *req, int status);
 
 //  Reports the attempt's outcome to the picker (breaker + latency).
 static void
 s_report (sb_rreq_t *req, bool ok)
 {
     sb_picker_t *picker = s_picker (req->group_index);
+    if (ok) s_note_attempt (req, (int)req->status);
     if (!picker || req->pick < 0) return;
     uint64_t now = sb_mono_us ();
     double latency = (double)(now - req->attempt_us) / 1000.0;
@@ -351,12 +375,48 @@ s_cancel_pick (sb_rreq_t *req)
     req->pick = -1;
 }
 
+static uint64_t
+s_rand (void)
+{
+    static uint64_t x = 0x9e3779b97f4a7c15ULL;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
+static void
+s_note_attempt (sb_rreq_t *req, int status)
+{
+    if (req->attempts == 0 || req->attempts > S_MAX_ATTEMPTS_LOGGED) return;
+    s_attempt_t *a = &req->log[req->attempts - 1];
+    a->channel = (uint32_t)req->channel;
+    a->status = status;
+    a->ms = (uint32_t)((sb_mono_us () - req->attempt_us) / 1000);
+}
+
+//  A Retry-After (seconds) from the provider keeps that channel out of rotation
+//  until then, for every request.
+static void
+s_note_retry_after (sb_rreq_t *req)
+{
+    if (!req->retry_after[0]) return;
+    char *end;
+    unsigned long secs = strtoul (req->retry_after, &end, 10);
+    if (end == req->retry_after || *end || secs == 0)
+        secs = 1; // an HTTP date or garbage: back off a little anyway
+    if (secs > S_RETRY_AFTER_MAX_S) secs = S_RETRY_AFTER_MAX_S;
+    sb_router.channels[req->channel].unavailable_until_us = sb_mono_us () + secs * 1000000u;
+}
+
 //  After a failed attempt: try another channel if nothing went out yet.
 static void
 s_attempt_failed (sb_rreq_t *req, int status, const char *message, const char *code, bool retryable)
 {
+    s_note_attempt (req, req->status ? (int)req->status : 0);
     s_report (req, false);
     s_stop_transfer (req);
+    s_note_retry_after (req);
     req->fail_status = status;
     snprintf (req->fail_message, sizeof req->fail_message, "%s", message);
     snprintf (req->fail_code, sizeof req->fail_code, "%s", code ? code : "");
@@ -369,8 +429,12 @@ s_attempt_failed (sb_rreq_t *req, int status, const char *message, const char *c
         req->status = 0;
         req->first_byte_us = 0;
         sb_sse_reset (req->sse);
-        req->state = R_PICKING;
-        s_start_attempt (req);
+        //  Exponential backoff with jitter before the next attempt.
+        uint64_t delay = S_BACKOFF_BASE_US << (req->attempts > 6 ? 6 : req->attempts - 1);
+        if (delay > S_BACKOFF_MAX_US) delay = S_BACKOFF_MAX_US;
+        delay = delay / 2 + s_rand () % (delay / 2 + 1);
+        req->state = R_BACKOFF;
+        req->wake_us = sb_mono_us () + delay;
         return;
     }
     s_log_request (req, status, message);
@@ -957,7 +1021,27 @@ s_start_attempt (sb_rreq_t *req)
             strcmp (req->model, req->group->name) != 0)
             excluded |= 1ull << i;
     }
-    int pick = picker ? sb_picker_pick (picker, now / 1000, excluded) : -1;
+    uint64_t cooling = 0; // channels waiting out a Retry-After
+    for (size_t i = 0; i < req->group->channel_count && i < 64; i++)
+        if (self->channels[req->group->channels[i]].unavailable_until_us > now)
+            cooling |= 1ull << i;
+    int pick = picker ? sb_picker_pick (picker, now / 1000, excluded | cooling) : -1;
+    if (pick < 0 && cooling && req->attempts < req->group->max_attempts) {
+        //  Only channels that asked us to wait are left: wait, if the deadline allows,
+        //  then give them another try.
+        uint64_t soonest = UINT64_MAX;
+        for (size_t i = 0; i < req->group->channel_count && i < 64; i++)
+            if ((cooling >> i) & 1) {
+                uint64_t until = self->channels[req->group->channels[i]].unavailable_until_us;
+                if (until < soonest) soonest = until;
+            }
+        if (soonest < req->deadline_us) {
+            req->tried_mask &= ~cooling;
+            req->state = R_BACKOFF;
+            req->wake_us = soonest;
+            return;
+        }
+    }
     if (pick < 0) {
         if (req->attempts == 0) {
             s_log_request (req, 503, "no channel available");
@@ -1116,7 +1200,10 @@ sb_router_check_timers (uint64_t now)
             //  A failed attempt may start another or finish the request (freeing
             //  it), never another request: `next` stays valid.
             sb_rreq_t *next = req->next_active;
-            if (req->state == R_UPSTREAM || req->state == R_STREAMING) {
+            if (req->state == R_BACKOFF && now >= req->wake_us) {
+                req->state = R_PICKING;
+                s_start_attempt (req);
+            } else if (req->state == R_UPSTREAM || req->state == R_STREAMING) {
                 const sb_channel_t *ch = sb_config_channel (sb_router.config, req->channel);
                 uint32_t fb_ms =
                     s_timeout (ch->timeouts.first_byte_ms, req->group->timeouts.first_byte_ms, 0);
