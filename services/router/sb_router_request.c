@@ -33,9 +33,19 @@ typedef struct {
 } s_attempt_t;
 
 #define S_MAX_ATTEMPTS_LOGGED 16
-#define S_BACKOFF_BASE_US     20000u   // first retry waits ~20 ms (with jitter)
-#define S_BACKOFF_MAX_US      1000000u // never more than 1 s between attempts
-#define S_RETRY_AFTER_MAX_S   60u      // a longer Retry-After is not waited for
+#define S_MAX_STREAM_CALLS    64
+#define S_MAX_CALL_ARGS       (4u << 20)
+
+//  A tool call being assembled from stream deltas.
+typedef struct {
+    int choice, index;
+    char *id, *name;
+    char *args;
+    size_t args_len, args_cap;
+} s_tcall_t;
+#define S_BACKOFF_BASE_US   20000u   // first retry waits ~20 ms (with jitter)
+#define S_BACKOFF_MAX_US    1000000u // never more than 1 s between attempts
+#define S_RETRY_AFTER_MAX_S 60u      // a longer Retry-After is not waited for
 
 #define S_MAX_RESPONSE (32u << 20) // a JSON response larger than this is a 502
 #define S_MAX_EVENT    (4u << 20)  // one SSE event
@@ -88,6 +98,17 @@ struct _sb_rreq_t {
     uint64_t prompt_tokens, completion_tokens;
     //  validation
     uint64_t job_id;
+    //  streamed tool calls, held until complete (tool validation on, tools sent)
+    bool hold_tools;
+    s_tcall_t *calls; // S_MAX_STREAM_CALLS slots, allocated on first use
+    size_t call_count;
+    char *held; // events after the calls completed, released after them
+    size_t held_len, held_cap;
+    bool holding;       // a job for the streamed calls is pending
+    bool upstream_done; // the transfer ended while the job was pending
+    char chunk_id[128]; // id/created/model of the stream, for the released deltas
+    long long chunk_created;
+    char chunk_model[SB_MAX_NAME + 1];
     char validation_header[160];
     //  last failure, for the final error
     int fail_status;
@@ -346,6 +367,13 @@ s_finish (sb_rreq_t *req)
     free (req->batch);
     sb_sse_destroy (&req->sse);
     sb_anthropic_stream_destroy (&req->astream);
+    for (size_t i = 0; i < req->call_count; i++) {
+        free (req->calls[i].id);
+        free (req->calls[i].name);
+        free (req->calls[i].args);
+    }
+    free (req->calls);
+    free (req->held);
     free (req);
 }
 
@@ -591,16 +619,239 @@ s_batch_append (sb_rreq_t *req, const char *data, size_t len)
 }
 
 static int
+s_held_append (sb_rreq_t *req, const char *data, size_t len)
+{
+    if (req->held_len + len > S_MAX_RESPONSE) return -1;
+    if (req->held_len + len > req->held_cap) {
+        size_t cap = req->held_cap ? req->held_cap : 4096;
+        while (cap < req->held_len + len)
+            cap *= 2;
+        char *h = realloc (req->held, cap);
+        if (!h) return -1;
+        req->held = h;
+        req->held_cap = cap;
+    }
+    memcpy (req->held + req->held_len, data, len);
+    req->held_len += len;
+    return 0;
+}
+
+//  Adds the tool-call deltas of one chunk to the calls being assembled. Returns
+//  1 when the chunk carried anything else worth forwarding (content, role), else 0;
+//  -1 on a bound.
+static int
+s_collect_calls (sb_rreq_t *req, json_t *chunk)
+{
+    if (!req->chunk_id[0]) {
+        snprintf (req->chunk_id, sizeof req->chunk_id, "%s",
+                  json_string_value (json_object_get (chunk, "id")) ?: "");
+        snprintf (req->chunk_model, sizeof req->chunk_model, "%s",
+                  json_string_value (json_object_get (chunk, "model")) ?: "");
+        req->chunk_created = (long long)json_integer_value (json_object_get (chunk, "created"));
+    }
+    int other = 0;
+    size_t ci;
+    json_t *choice;
+    json_array_foreach (json_object_get (chunk, "choices"), ci, choice)
+    {
+        json_t *delta = json_object_get (choice, "delta");
+        const char *content = json_string_value (json_object_get (delta, "content"));
+        if (content && *content) other = 1;
+        size_t ti;
+        json_t *tc;
+        json_array_foreach (json_object_get (delta, "tool_calls"), ti, tc)
+        {
+            int choice_index = (int)json_integer_value (json_object_get (choice, "index"));
+            int index = (int)json_integer_value (json_object_get (tc, "index"));
+            s_tcall_t *call = NULL;
+            for (size_t k = 0; k < req->call_count; k++)
+                if (req->calls[k].choice == choice_index && req->calls[k].index == index)
+                    call = &req->calls[k];
+            if (!call) {
+                if (!req->calls) req->calls = calloc (S_MAX_STREAM_CALLS, sizeof (s_tcall_t));
+                if (!req->calls || req->call_count == S_MAX_STREAM_CALLS) return -1;
+                call = &req->calls[req->call_count++];
+                call->choice = choice_index;
+                call->index = index;
+            }
+            json_t *fn = json_object_get (tc, "function");
+            const char *id = json_string_value (json_object_get (tc, "id"));
+            const char *name = json_string_value (json_object_get (fn, "name"));
+            const char *frag = json_string_value (json_object_get (fn, "arguments"));
+            if (id && !call->id) call->id = strdup (id);
+            if (name && !call->name) call->name = strdup (name);
+            if (frag && *frag) {
+                size_t n = strlen (frag);
+                if (call->args_len + n > S_MAX_CALL_ARGS) return -1;
+                if (call->args_len + n + 1 > call->args_cap) {
+                    size_t cap = call->args_cap ? call->args_cap : 256;
+                    while (cap < call->args_len + n + 1)
+                        cap *= 2;
+                    char *a = realloc (call->args, cap);
+                    if (!a) return -1;
+                    call->args = a;
+                    call->args_cap = cap;
+                }
+                memcpy (call->args + call->args_len, frag, n + 1);
+                call->args_len += n;
+            }
+        }
+    }
+    return other;
+}
+
+//  The request's own `tools` (JSON text span inside the chat body), or "[]".
+static void
+s_request_tools (sb_rreq_t *req, const char **tools, size_t *len)
+{
+    sb_json_member_t m[64];
+    size_t count = 0;
+    *tools = "[]";
+    *len = 2;
+    if (sb_json_scan_object (req->chat.body.data, req->chat.body.size, m, 64, &count, NULL, NULL) !=
+        0)
+        return;
+    const sb_json_member_t *t = sb_json_find (m, count < 64 ? count : 64, "tools");
+    if (t && t->type == SB_JSON_ARRAY) {
+        *tools = t->value;
+        *len = t->value_len;
+    }
+}
+
+//  Releases the held tool calls (repaired ones from `result_calls` when the group
+//  repairs), then the events held behind them; ends the request if the upstream
+//  already finished.
+static void
+s_release_stream_calls (sb_rreq_t *req, json_t *result_calls, bool send_now)
+{
+    if (send_now) req->batch_len = 0;
+    for (size_t i = 0; i < req->call_count; i++) {
+        s_tcall_t *call = &req->calls[i];
+        const char *args = call->args ? call->args : "";
+        size_t ri;
+        json_t *rc;
+        json_array_foreach (result_calls, ri, rc)
+        {
+            const char *state = json_string_value (json_object_get (rc, "state"));
+            if (json_integer_value (json_object_get (rc, "choice")) == call->choice &&
+                json_integer_value (json_object_get (rc, "index")) == call->index && state &&
+                strcmp (state, "fixed") == 0 && req->group->tool_mode == SB_TOOLS_AUTO_FIX &&
+                json_is_string (json_object_get (rc, "arguments")))
+                args = json_string_value (json_object_get (rc, "arguments"));
+        }
+        json_t *ev = json_pack (
+            "{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:[{s:i,s:s?,s:s,s:{s:s?,s:s}}]},s:n}]}", "id",
+            req->chunk_id, "object", "chat.completion.chunk", "created",
+            (json_int_t)req->chunk_created, "model", req->chunk_model, "choices", "index",
+            call->choice, "delta", "tool_calls", "index", call->index, "id", call->id, "type",
+            "function", "function", "name", call->name, "arguments", args, "finish_reason");
+        //  The provider's first delta carried the role with the first call; the
+        //  released first call of each choice carries it again (SDKs require it).
+        bool first_of_choice = true;
+        for (size_t k = 0; k < i; k++)
+            if (req->calls[k].choice == call->choice) first_of_choice = false;
+        if (ev && first_of_choice)
+            json_object_set_new (
+                json_object_get (json_array_get (json_object_get (ev, "choices"), 0), "delta"),
+                "role", json_string ("assistant"));
+        char *text = ev ? json_dumps (ev, JSON_COMPACT) : NULL;
+        if (text) {
+            s_batch_append (req, "data: ", 6);
+            s_batch_append (req, text, strlen (text));
+            s_batch_append (req, "\n\n", 2);
+        }
+        free (text);
+        json_decref (ev);
+    }
+    for (size_t i = 0; i < req->call_count; i++) {
+        free (req->calls[i].id);
+        free (req->calls[i].name);
+        free (req->calls[i].args);
+        memset (&req->calls[i], 0, sizeof req->calls[i]);
+    }
+    req->call_count = 0;
+    if (req->held_len) s_batch_append (req, req->held, req->held_len);
+    req->held_len = 0;
+    req->holding = false;
+    if (!send_now) return; // inside a write callback: the caller sends the batch
+    if (req->batch_len) s_send_chunk (req, req->batch, req->batch_len);
+    req->batch_len = 0;
+    if (req->upstream_done) {
+        s_log_request (req, 200, NULL);
+        s_send_end (req, 200, NULL, 0, "", NULL);
+        s_finish (req);
+    }
+}
+
+static void
+s_submit_stream_calls (sb_rreq_t *req)
+{
+    json_t *calls = json_array ();
+    for (size_t i = 0; i < req->call_count; i++)
+        json_array_append_new (calls,
+                               json_pack ("{s:i,s:i,s:s?,s:s?,s:s}", "choice", req->calls[i].choice,
+                                          "index", req->calls[i].index, "id", req->calls[i].id,
+                                          "name", req->calls[i].name, "arguments",
+                                          req->calls[i].args ? req->calls[i].args : ""));
+    char *text = json_dumps (calls, JSON_COMPACT);
+    json_decref (calls);
+    const char *tools;
+    size_t tools_len;
+    s_request_tools (req, &tools, &tools_len);
+    uint64_t deadline = sb_mono_us () + (uint64_t)sb_router.settings.validator_budget_ms * 1000u;
+    if (deadline > req->deadline_us) deadline = req->deadline_us;
+    req->job_id = text ? sb_broker_submit (req, deadline, (int)req->group->tool_mode, tools,
+                                           tools_len, text, strlen (text))
+                       : 0;
+    free (text);
+    if (req->job_id)
+        sb_router.validations++;
+    else
+        snprintf (req->validation_header, sizeof req->validation_header,
+                  "skipped; validator queue full");
+    //  With no job the calls go out as they came, after the current batch.
+}
+static int
 s_on_event (void *arg, const sb_sse_event_t *ev)
 {
     sb_rreq_t *req = arg;
-    if (ev->data_len == 6 && memcmp (ev->data, "[DONE]", 6) == 0)
+    bool done = ev->data_len == 6 && memcmp (ev->data, "[DONE]", 6) == 0;
+    if (done)
         req->done_seen = true;
     else if (ev->data_len > 0 && memmem (ev->data, ev->data_len, "\"usage\":{", 9)) {
         s_read_usage (req, ev->data, ev->data_len);
         //  The usage-only chunk we asked for on the client's behalf stays here.
         if (!req->chat.include_usage && memmem (ev->data, ev->data_len, "\"choices\":[]", 12))
             return 0;
+    }
+    if (!req->hold_tools) return s_batch_append (req, ev->raw, ev->raw_len);
+    //  Tool validation on: tool-call deltas are held per call until the calls are
+    //  complete, then released checked (and repaired) as one delta each; text
+    //  deltas pass straight through.
+    if (req->holding) return s_held_append (req, ev->raw, ev->raw_len);
+    if (!done && memmem (ev->data, ev->data_len, "\"tool_calls\"", 12)) {
+        json_error_t jerr;
+        json_t *chunk = json_loadb (ev->data, ev->data_len, 0, &jerr);
+        int other = chunk ? s_collect_calls (req, chunk) : 1;
+        json_decref (chunk);
+        if (other < 0) return -1;
+        bool finished = memmem (ev->data, ev->data_len, "\"finish_reason\":\"", 17) != NULL;
+        if (finished) {
+            req->holding = true;
+            if (s_held_append (req, ev->raw, ev->raw_len) != 0) return -1;
+            s_submit_stream_calls (req);
+            if (!req->job_id) s_release_stream_calls (req, NULL, false);
+            return 0;
+        }
+        return other ? s_batch_append (req, ev->raw, ev->raw_len) : 0;
+    }
+    if (req->call_count &&
+        (done || memmem (ev->data, ev->data_len, "\"finish_reason\":\"", 17) != NULL)) {
+        req->holding = true;
+        if (s_held_append (req, ev->raw, ev->raw_len) != 0) return -1;
+        s_submit_stream_calls (req);
+        if (!req->job_id) s_release_stream_calls (req, NULL, false);
+        return 0;
     }
     return s_batch_append (req, ev->raw, ev->raw_len);
 }
@@ -609,7 +860,8 @@ s_on_event (void *arg, const sb_sse_event_t *ev)
 static int
 s_on_translated (const char *bytes, size_t len, void *arg)
 {
-    return s_batch_append (arg, bytes, len);
+    sb_rreq_t *req = arg;
+    return sb_sse_feed (req->sse, bytes, len, s_on_event, req) == 0 ? 0 : -1;
 }
 
 static size_t
@@ -805,6 +1057,13 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
         return;
     }
     s_report (req, true);
+    if (req->chat.stream && req->holding && req->job_id) {
+        //  The provider is done; the client gets the rest once the calls are checked.
+        s_stop_transfer (req);
+        req->upstream_done = true;
+        req->state = R_VALIDATING;
+        return;
+    }
     if (req->chat.stream) {
         //  Forward whatever the framer still holds, then end.
         if (!req->done_seen) {
@@ -920,6 +1179,40 @@ sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result)
 {
     req->job_id = 0;
     json_error_t jerr;
+    if (req->chat.stream) {
+        json_t *calls = result->status == 0
+                            ? json_loadb (result->calls.data, result->calls.size, 0, &jerr)
+                            : NULL;
+        json_t *report = json_loadb (result->report.data, result->report.size, 0, &jerr);
+        char *text = report ? json_dumps (report, JSON_COMPACT) : NULL;
+        if (text) sb_router_log ("tool_validation", req->trace, text, strlen (text));
+        free (text);
+        json_decref (report);
+        int fixed = 0, invalid = 0, valid = 0;
+        size_t i;
+        json_t *call;
+        json_array_foreach (calls, i, call)
+        {
+            const char *state = json_string_value (json_object_get (call, "state"));
+            if (state && strcmp (state, "fixed") == 0)
+                fixed++;
+            else if (state && strcmp (state, "invalid") == 0)
+                invalid++;
+            else
+                valid++;
+        }
+        if (calls)
+            snprintf (req->validation_header, sizeof req->validation_header,
+                      "mode=%s; valid=%d; fixed=%d; invalid=%d",
+                      req->group->tool_mode == SB_TOOLS_AUTO_FIX ? "auto_fix" : "validate_only",
+                      valid, fixed, invalid);
+        else
+            snprintf (req->validation_header, sizeof req->validation_header,
+                      "skipped; validator engine unavailable");
+        s_release_stream_calls (req, calls, true);
+        json_decref (calls);
+        return;
+    }
     json_t *report = json_loadb (result->report.data, result->report.size, 0, &jerr);
     json_t *calls = json_loadb (result->calls.data, result->calls.size, 0, &jerr);
     int valid = 0, fixed = 0, invalid = 0;
@@ -988,6 +1281,12 @@ sb_router_on_validation_timeout (sb_rreq_t *req)
     //  Fail-open: the response goes out as the provider sent it, and says so.
     req->job_id = 0;
     sb_router.validation_timeouts++;
+    if (req->chat.stream) {
+        snprintf (req->validation_header, sizeof req->validation_header,
+                  "skipped; validator pool did not answer in time");
+        s_release_stream_calls (req, NULL, true);
+        return;
+    }
     snprintf (req->validation_header, sizeof req->validation_header,
               "skipped; validator pool did not answer in time");
     char headers[256];
@@ -1170,6 +1469,12 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
     if (left_ms == 0) {
         s_fail (req, 504, "The request's deadline passed before it could be sent.", "timeout");
         return;
+    }
+    if (chat->stream && req->group->tool_mode != SB_TOOLS_DISABLED) {
+        const char *tools;
+        size_t tools_len;
+        s_request_tools (req, &tools, &tools_len);
+        req->hold_tools = tools_len > 2;
     }
     req->sse = sb_sse_new (S_MAX_EVENT);
     if (!req->sse) {
