@@ -643,6 +643,8 @@ sb_ingress_http_callback (struct lws *wsi, enum lws_callback_reasons reason, voi
                           size_t len)
 {
     sb_conn_t *conn = user;
+    if (!conn) //  lws calls some reasons on a connection whose transaction state is gone
+        return lws_callback_http_dummy (wsi, reason, user, in, len);
     switch (reason) {
         case LWS_CALLBACK_HTTP:
             conn->wsi = wsi;

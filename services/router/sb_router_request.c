@@ -728,6 +728,7 @@ s_release_stream_calls (sb_rreq_t *req, json_t *result_calls, bool send_now)
     for (size_t i = 0; i < req->call_count; i++) {
         s_tcall_t *call = &req->calls[i];
         const char *args = call->args ? call->args : "";
+        const char *name = call->name;
         size_t ri;
         json_t *rc;
         json_array_foreach (result_calls, ri, rc)
@@ -736,15 +737,18 @@ s_release_stream_calls (sb_rreq_t *req, json_t *result_calls, bool send_now)
             if (json_integer_value (json_object_get (rc, "choice")) == call->choice &&
                 json_integer_value (json_object_get (rc, "index")) == call->index && state &&
                 strcmp (state, "fixed") == 0 && req->group->tool_mode == SB_TOOLS_AUTO_FIX &&
-                json_is_string (json_object_get (rc, "arguments")))
+                json_is_string (json_object_get (rc, "arguments"))) {
                 args = json_string_value (json_object_get (rc, "arguments"));
+                if (json_is_string (json_object_get (rc, "name")))
+                    name = json_string_value (json_object_get (rc, "name"));
+            }
         }
         json_t *ev = json_pack (
             "{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:[{s:i,s:s?,s:s,s:{s:s?,s:s}}]},s:n}]}", "id",
             req->chunk_id, "object", "chat.completion.chunk", "created",
             (json_int_t)req->chunk_created, "model", req->chunk_model, "choices", "index",
             call->choice, "delta", "tool_calls", "index", call->index, "id", call->id, "type",
-            "function", "function", "name", call->name, "arguments", args, "finish_reason");
+            "function", "function", "name", name, "arguments", args, "finish_reason");
         //  The provider's first delta carried the role with the first call; the
         //  released first call of each choice carries it again (SDKs require it).
         bool first_of_choice = true;
@@ -1243,7 +1247,11 @@ sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result)
                     "tool_calls"),
                 (size_t)ti);
             json_t *fn = json_object_get (tc, "function");
-            if (fn) json_object_set (fn, "arguments", args);
+            if (fn) {
+                json_object_set (fn, "arguments", args);
+                if (json_is_string (json_object_get (call, "name")))
+                    json_object_set (fn, "name", json_object_get (call, "name"));
+            }
         }
         snprintf (req->validation_header, sizeof req->validation_header,
                   "mode=%s; valid=%d; fixed=%d; invalid=%d",
