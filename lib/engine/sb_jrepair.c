@@ -1845,15 +1845,20 @@ s_extract (const char *s, size_t len, s_region_t *r, const char **why)
     }
     size_t post = len;
     int ignore_post = 0;
-    if (s_find (s, q, b, "<tool_call>")) {
+    size_t deco_end = b; // where the decoration ends (a root string may start there)
+    const char *d;
+    if ((d = s_find (s, q, b, "<tool_call>"))) {
         r->fix = SB_FIX_TOOL_CALL_TAG;
+        deco_end = (size_t)(d - s) + strlen ("<tool_call>");
         const char *close = s_find (s, b, len, "</tool_call>");
         if (close) {
             r->end = (size_t)(close - s);
             post = r->end + strlen ("</tool_call>");
         }
-    } else if (s_find (s, q, b, "```")) {
+    } else if ((d = s_find (s, q, b, "```"))) {
         r->fix = SB_FIX_MARKDOWN_FENCE;
+        const char *nl = memchr (d, '\n', b - (size_t)(d - s));
+        deco_end = nl ? (size_t)(nl - s) + 1 : b;
         //  The closing fence starts a line; ``` inside a JSON string cannot.
         for (const char *f = s_find (s, b, len, "```"); f;
              f = s_find (s, (size_t)(f - s) + 3, len, "```")) {
@@ -1866,15 +1871,19 @@ s_extract (const char *s, size_t len, s_region_t *r, const char **why)
                 break;
             }
         }
-    } else if (s_find (s, q, b, "Action Input:")) {
+    } else if ((d = s_find (s, q, b, "Action Input:"))) {
         //  ReAct: what follows the input (Observation: ...) is the model's invention.
         r->fix = SB_FIX_ACTION_INPUT;
+        deco_end = (size_t)(d - s) + strlen ("Action Input:");
         const char *obs = s_find (s, b, len, "\nObservation");
         if (obs) r->end = (size_t)(obs - s);
         ignore_post = 1;
     } else
         r->fix = SB_FIX_SURROUNDING_TEXT;
     r->begin = b;
+    //  A JSON string right after the decoration is the root (JSON encoded twice).
+    size_t root = s_skip_plain_space (s, deco_end, b);
+    if (root < b && (s[root] == '"' || s[root] == '\'')) r->begin = root;
     if (!ignore_post && post < len && memchr (s + post, '{', len - post)) {
         *why = "more than one JSON object in the output";
         return -1;
