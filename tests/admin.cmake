@@ -1,0 +1,17 @@
+# Admin service tests: the Clone client (unit, against an in-process fake admin),
+# and the admin end-to-end script (REST + auth + Clone stream) with a tiny
+# subscriber program that reports when a new config arrives.
+if (TARGET sbcommon)
+    sb_add_test (test_sb_clone SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sb_clone.c
+                 LIBS sbcommon TIMEOUT 60)
+    add_executable (sb-clone-watch ${CMAKE_CURRENT_LIST_DIR}/admin/sb_clone_watch.c)
+    target_link_libraries (sb-clone-watch PRIVATE sbcommon)
+    set_target_properties (sb-clone-watch PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                                                     ${CMAKE_BINARY_DIR}/tests)
+endif ()
+if (TARGET sb-admin AND TARGET sb-clone-watch)
+    add_test (NAME admin_api COMMAND ${CMAKE_CURRENT_LIST_DIR}/admin/test_admin_api.sh
+                                     $<TARGET_FILE:sb-admin> $<TARGET_FILE:sb-clone-watch>
+              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties (admin_api PROPERTIES TIMEOUT 120 LABELS e2e)
+endif ()
