@@ -48,7 +48,7 @@ typedef struct {
     sb_msg_writer_t *writer;
     //  counters
     uint64_t requests, failovers, upstream_errors, timeouts, cancels, bad_messages;
-    uint64_t log_dropped, client_gone, validations, validation_timeouts;
+    uint64_t log_dropped, client_gone, validations, validation_timeouts, toon_bytes_saved;
 } sb_router_t;
 
 extern sb_router_t sb_router;
@@ -62,6 +62,8 @@ void sb_router_check_timers (uint64_t now_us);
 size_t sb_router_active (void);
 void sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result);
 void sb_router_on_validation_timeout (sb_rreq_t *req);
+void sb_router_on_toon (sb_rreq_t *req, const sb_toon_result_t *result);
+void sb_router_on_toon_timeout (sb_rreq_t *req);
 
 //  sending to ingress: identity frame + message; -1 when the peer is gone/full
 int sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg);
@@ -75,6 +77,10 @@ void sb_broker_tick (uint64_t now_us);
 //  sb_router_on_validation_timeout exactly once unless cancelled. Returns job id or 0.
 uint64_t sb_broker_submit (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *tools,
                            size_t tools_len, const char *calls, size_t calls_len);
+//  Queues a TOON job (the request body); the broker calls sb_router_on_toon or
+//  sb_router_on_toon_timeout exactly once unless cancelled. Returns job id or 0.
+uint64_t sb_broker_submit_toon (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *body,
+                                size_t body_len);
 void sb_broker_cancel (uint64_t job_id);
 size_t sb_broker_workers (void);
 

@@ -29,6 +29,7 @@ typedef struct {
 
 typedef struct {
     uint64_t job_id; // 0 = free slot
+    bool toon;       // a TOON job (else a validation job)
     sb_rreq_t *req;
     uint64_t deadline_us;
     int worker;  // -1 queued
@@ -125,40 +126,73 @@ s_free_job (s_job_t *job)
     job->worker = -1;
 }
 
-uint64_t
-sb_broker_submit (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *tools,
-                  size_t tools_len, const char *calls, size_t calls_len)
+static int
+s_free_slot (void)
 {
-    int slot = -1;
     for (int j = 0; j < S_MAX_JOBS; j++)
-        if (!s_jobs[j].job_id) {
-            slot = j;
-            break;
-        }
-    if (slot < 0) return 0;
+        if (!s_jobs[j].job_id) return j;
+    return -1;
+}
+
+//  Keeps an encoded job (for a retry on another worker) and dispatches it.
+static uint64_t
+s_enqueue (int slot, sb_rreq_t *req, uint64_t deadline_us, bool toon, const void *data, size_t size)
+{
     s_job_t *job = &s_jobs[slot];
-    sb_msg_t msg = {.type = SB_MSG_VALIDATE_JOB};
-    msg.validate_job.job_id = s_next_job;
-    //  Workers see wall-clock deadlines (their clocks are not ours).
-    uint64_t now = sb_mono_us ();
-    msg.validate_job.deadline_ms =
-        sb_wall_ms () + (deadline_us > now ? (deadline_us - now) / 1000 : 0);
-    msg.validate_job.mode = (uint64_t)mode;
-    msg.validate_job.tools = sb_bytes (tools, tools_len);
-    msg.validate_job.calls = sb_bytes (calls, calls_len);
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (sb_router.writer, &msg, &data, &size) != 0) return 0;
     job->frame = malloc (size);
     if (!job->frame) return 0;
     memcpy (job->frame, data, size);
     job->frame_len = size;
     job->job_id = s_next_job++;
     job->req = req;
+    job->toon = toon;
     job->deadline_us = deadline_us;
     job->worker = -1;
     s_dispatch_queued ();
     return job->job_id;
+}
+
+//  Workers see wall-clock deadlines (their clocks are not ours).
+static uint64_t
+s_wall_deadline (uint64_t deadline_us)
+{
+    uint64_t now = sb_mono_us ();
+    return sb_wall_ms () + (deadline_us > now ? (deadline_us - now) / 1000 : 0);
+}
+
+uint64_t
+sb_broker_submit (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *tools,
+                  size_t tools_len, const char *calls, size_t calls_len)
+{
+    int slot = s_free_slot ();
+    if (slot < 0) return 0;
+    sb_msg_t msg = {.type = SB_MSG_VALIDATE_JOB};
+    msg.validate_job.job_id = s_next_job;
+    msg.validate_job.deadline_ms = s_wall_deadline (deadline_us);
+    msg.validate_job.mode = (uint64_t)mode;
+    msg.validate_job.tools = sb_bytes (tools, tools_len);
+    msg.validate_job.calls = sb_bytes (calls, calls_len);
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (sb_router.writer, &msg, &data, &size) != 0) return 0;
+    return s_enqueue (slot, req, deadline_us, false, data, size);
+}
+
+uint64_t
+sb_broker_submit_toon (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *body,
+                       size_t body_len)
+{
+    int slot = s_free_slot ();
+    if (slot < 0) return 0;
+    sb_msg_t msg = {.type = SB_MSG_TOON_JOB};
+    msg.toon_job.job_id = s_next_job;
+    msg.toon_job.deadline_ms = s_wall_deadline (deadline_us);
+    msg.toon_job.mode = (uint64_t)mode;
+    msg.toon_job.body = sb_bytes (body, body_len);
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (sb_router.writer, &msg, &data, &size) != 0) return 0;
+    return s_enqueue (slot, req, deadline_us, true, data, size);
 }
 
 void
@@ -215,6 +249,18 @@ s_on_message (const void *ident, size_t ident_len, const void *data, size_t size
                 worker->live = true;
                 worker->capacity = worker->capacity ? worker->capacity : 1;
             }
+            break;
+        case SB_MSG_TOON_RESULT:
+            for (int j = 0; j < S_MAX_JOBS; j++) {
+                s_job_t *job = &s_jobs[j];
+                if (job->job_id != msg.toon_result.job_id || !job->toon) continue;
+                sb_rreq_t *req = job->req;
+                worker->jobs_done++;
+                s_free_job (job);
+                sb_router_on_toon (req, &msg.toon_result);
+                break;
+            }
+            s_dispatch_queued ();
             break;
         case SB_MSG_VALIDATE_RESULT:
             for (int j = 0; j < S_MAX_JOBS; j++) {
@@ -278,8 +324,12 @@ sb_broker_tick (uint64_t now)
         if (job->job_id && now >= job->deadline_us) {
             sb_rreq_t *req = job->req;
             s_expired++;
+            bool toon = job->toon;
             s_free_job (job);
-            sb_router_on_validation_timeout (req);
+            if (toon)
+                sb_router_on_toon_timeout (req);
+            else
+                sb_router_on_validation_timeout (req);
         }
     }
     s_dispatch_queued ();

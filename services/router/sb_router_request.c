@@ -23,7 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { R_PICKING, R_BACKOFF, R_UPSTREAM, R_STREAMING, R_VALIDATING, R_DONE } r_state_t;
+typedef enum {
+    R_TOON,
+    R_PICKING,
+    R_BACKOFF,
+    R_UPSTREAM,
+    R_STREAMING,
+    R_VALIDATING,
+    R_DONE
+} r_state_t;
 
 //  One upstream attempt, for the request's record.
 typedef struct {
@@ -69,7 +77,10 @@ struct _sb_rreq_t {
     size_t group_index;
     r_state_t state;
     CURL *easy;
-    char *up_body; // body rewritten for the current channel (NULL: send chat.body)
+    char *up_body;   // body rewritten for the current channel (NULL: send the base body)
+    char *toon_body; // the client's body with tool results in TOON (NULL: none)
+    size_t toon_len;
+    uint64_t toon_saved;
     size_t up_len;
     //  response
     long status;
@@ -298,6 +309,9 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
     S_PUT (",\"usage\":{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"total_tokens\":%llu}",
            (unsigned long long)req->prompt_tokens, (unsigned long long)req->completion_tokens,
            (unsigned long long)(req->prompt_tokens + req->completion_tokens));
+    if (req->toon_saved)
+        S_PUT (",\"toon_bytes_saved\":%llu,\"toon_tokens_saved_est\":%llu",
+               (unsigned long long)req->toon_saved, (unsigned long long)(req->toon_saved / 4));
     S_PUT (",\"attempt_log\":[");
     for (uint32_t i = 0; i < req->attempts && i < S_MAX_ATTEMPTS_LOGGED; i++) {
         const sb_channel_t *ac = sb_config_channel (sb_router.config, req->log[i].channel);
@@ -363,6 +377,7 @@ s_finish (sb_rreq_t *req)
     s_active--;
     zmq_msg_close (&req->frame);
     free (req->up_body);
+    free (req->toon_body);
     free (req->resp);
     free (req->batch);
     sb_sse_destroy (&req->sse);
@@ -476,8 +491,8 @@ s_attempt_failed (sb_rreq_t *req, int status, const char *message, const char *c
 static int
 s_splice (sb_rreq_t *req, const sb_channel_t *ch)
 {
-    const char *body = req->chat.body.data;
-    size_t len = req->chat.body.size;
+    const char *body = req->toon_body ? req->toon_body : req->chat.body.data;
+    size_t len = req->toon_body ? req->toon_len : req->chat.body.size;
     sb_json_member_t m[64];
     size_t count = 0;
     if (sb_json_scan_object (body, len, m, 64, &count, NULL, NULL) != 0) return -1;
@@ -1396,8 +1411,10 @@ s_start_attempt (sb_rreq_t *req)
         curl_easy_setopt (easy, CURLOPT_POSTFIELDS, req->up_body);
         curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->up_len);
     } else {
-        curl_easy_setopt (easy, CURLOPT_POSTFIELDS, req->chat.body.data);
-        curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->chat.body.size);
+        const char *body = req->toon_body ? req->toon_body : req->chat.body.data;
+        size_t len = req->toon_body ? req->toon_len : req->chat.body.size;
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_write);
     curl_easy_setopt (easy, CURLOPT_WRITEDATA, req);
@@ -1489,6 +1506,44 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
         s_fail (req, 503, "The gateway is out of memory.", NULL);
         return;
     }
+    //  TOON: tool results (or all JSON content) re-encoded by the pool before the
+    //  first attempt; the pool's answer (or its silence) starts the attempt.
+    if (req->group->toon != SB_TOON_DISABLED &&
+        (req->group->toon == SB_TOON_FULL ||
+         memmem (chat->body.data, chat->body.size, "\"tool\"", 6))) {
+        uint64_t deadline = sb_mono_us () + (uint64_t)self->settings.validator_budget_ms * 1000u;
+        if (deadline > req->deadline_us) deadline = req->deadline_us;
+        req->job_id = sb_broker_submit_toon (req, deadline, (int)req->group->toon, chat->body.data,
+                                             chat->body.size);
+        if (req->job_id) {
+            req->state = R_TOON;
+            return;
+        }
+    }
+    s_start_attempt (req);
+}
+
+void
+sb_router_on_toon (sb_rreq_t *req, const sb_toon_result_t *result)
+{
+    req->job_id = 0;
+    if (result->status == 0 && result->body.size > 0) {
+        req->toon_body = malloc (result->body.size);
+        if (req->toon_body) {
+            memcpy (req->toon_body, result->body.data, result->body.size);
+            req->toon_len = result->body.size;
+            req->toon_saved = result->bytes_saved;
+            sb_router.toon_bytes_saved += result->bytes_saved;
+        }
+    }
+    s_start_attempt (req);
+}
+
+void
+sb_router_on_toon_timeout (sb_rreq_t *req)
+{
+    req->job_id = 0;
+    sb_router.validation_timeouts++;
     s_start_attempt (req);
 }
 

@@ -5,6 +5,7 @@
     (docker compose --scale validator=N) or more threads (SB_VALIDATOR_THREADS).  */
 
 #include "sb_validator_job.h"
+#include "sb_validator_toon.h"
 #include "sb_clock.h"
 #include "sb_msg.h"
 
@@ -93,6 +94,20 @@ s_worker (void *arg_)
                 sb_msg_t msg;
                 if (sb_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, NULL) != 0)
                     continue; // counted by the codec
+                if (msg.type == SB_MSG_TOON_JOB) {
+                    sb_msg_t result = {.type = SB_MSG_TOON_RESULT};
+                    char *body = NULL;
+                    size_t len = 0;
+                    uint64_t saved = 0;
+                    int status = sb_validator_toon_run (&msg.toon_job, &body, &len, &saved);
+                    result.toon_result.job_id = msg.toon_job.job_id;
+                    result.toon_result.status = (uint64_t)status;
+                    result.toon_result.body = sb_bytes (body, len);
+                    result.toon_result.bytes_saved = saved;
+                    s_send (sock, writer, &result);
+                    free (body);
+                    jobs++;
+                }
                 if (msg.type == SB_MSG_VALIDATE_JOB) {
                     sb_msg_t result = {.type = SB_MSG_VALIDATE_RESULT};
                     char *calls = NULL, *report = NULL;
