@@ -1,9 +1,13 @@
 // Times the reference encoder @toon-format/toon on the same inputs and in the
 // same way as bench_toon.c (median of 9 batches, MB = 1e6 bytes of input JSON),
 // checks that both encoders produced the same bytes, and prints the report.
-// usage: node bench_toon.mjs SECONDS RESULTS_DIR   (RESULTS_DIR holds c.jsonl,
-// inputs/ and the C outputs; bench/toon/run.sh sets all of this up)
-import { readFileSync, writeFileSync } from 'node:fs';
+// For each input the C harness runs first and the JavaScript encoder right after,
+// so that both see the same machine load.
+// usage: node bench_toon.mjs SECONDS RESULTS_DIR   (RESULTS_DIR holds inputs/ and
+// the bench_toon binary; bench/toon/run.sh sets all of this up)
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@toon-format/toon';
 
@@ -36,9 +40,12 @@ function measure(bytes, work) {
   return rates[BATCHES >> 1];
 }
 
-const cRows = readFileSync(join(dir, 'c.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const names = readdirSync(join(dir, 'inputs')).filter((f) => f.endsWith('.json')).sort();
+const loadBefore = loadavg()[0];
 const rows = [];
-for (const c of cRows) {
+for (const file of names) {
+  const out = execFileSync(join(dir, 'bench_toon'), [String(seconds), dir, join(dir, 'inputs', file)]);
+  const c = JSON.parse(out.toString());
   const text = readFileSync(join(dir, 'inputs', `${c.name}.json`), 'utf8');
   const bytes = Buffer.byteLength(text);
   const value = JSON.parse(text);
@@ -55,6 +62,7 @@ for (const c of cRows) {
 const f1 = (x) => x.toFixed(1);
 const lines = [];
 lines.push(`TOON encode benchmark — sb_toon (C, -O2) vs @toon-format/toon ${refVersion} (node ${process.version}), ${seconds}s per measurement, median of ${BATCHES} batches`);
+lines.push(`Machine: ${(await import('node:os')).cpus().length} CPUs, 1-minute load average ${loadBefore.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work shares the machine; each C/JS pair runs back to back).`);
 lines.push('MB/s = MB (1e6 bytes) of compact input JSON per second. "encode" = value → TOON; "parse+encode" = JSON text → TOON.');
 lines.push('');
 lines.push('| input | JSON bytes | TOON bytes | saving | C encode MB/s | JS encode MB/s | ratio | C parse+encode MB/s | JS parse+encode MB/s | ratio | C parse only (jansson) | JS JSON.parse only | same bytes |');

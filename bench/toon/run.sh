@@ -18,5 +18,4 @@ ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -I"$root/lib/engine" \
     "$here/bench_toon.c" "$root/lib/engine/sb_toon.c" \
     $(pkg-config --cflags --libs jansson) -lm -o "$out/bench_toon"
 node "$here/gen_inputs.mjs" "$out/inputs"
-"$out/bench_toon" "$secs" "$out" "$out"/inputs/*.json > "$out/c.jsonl"
 cd "$here" && node bench_toon.mjs "$secs" "$out"

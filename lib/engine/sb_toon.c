@@ -1,8 +1,9 @@
 /*  sb_toon — JSON (jansson) → TOON v4.0 encoder.
-    One pass over the value writes straight into a bounded output buffer; tabular
-    detection (uniform rows, nested field groups, keyed objects) is decided before
-    a header is written, exactly as the reference encoder @toon-format/toon decides
-    it, so the output matches it byte for byte on the conformance fixtures.  */
+    Walks the value once, writing straight into a bounded output buffer; arrays of
+    objects and objects of objects get one extra classification pass before their
+    header (uniform rows, nested field groups, keyed form), decided exactly as the
+    reference encoder @toon-format/toon decides it, so that the output is the same
+    bytes (the conformance fixtures check this).  */
 
 #include "sb_toon.h"
 
@@ -43,8 +44,8 @@ static const uint8_t s_class[256] = {
 static const char s_spaces[] = "                                                                ";
 #define S_SPACES (sizeof s_spaces - 1)
 
-//  The output of one encode. Invariants: len <= cap <= max; when data is not
-//  NULL it holds cap + 1 bytes so a NUL always fits after the content.
+//  The output of one encode. Invariants: len <= cap and len <= max; when data
+//  is not NULL it holds cap + 1 bytes, so a NUL always fits after the content.
 typedef struct {
     char *data;
     size_t len;
