@@ -201,6 +201,9 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
     const json_t *chans = json_object_get (g, "channels");
     if (!json_is_array (chans) || json_array_size (chans) == 0)
         return s_error (err, err_size, "%s.channels must list at least one channel", where);
+    //  The router's channel picker keeps per-request exclusions in 64 bits.
+    if (json_array_size (chans) > 64)
+        return s_error (err, err_size, "%s.channels: at most 64 channels per group", where);
     grp->channels = calloc (json_array_size (chans), sizeof (size_t));
     if (!grp->channels) return s_error (err, err_size, "out of memory");
     for (size_t i = 0; i < json_array_size (chans); i++) {
@@ -209,6 +212,10 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
         if (ci < 0)
             return s_error (err, err_size, "%s.channels[%zu]: no channel named \"%s\"", where, i,
                             cn ? cn : "?");
+        for (size_t k = 0; k < grp->channel_count; k++)
+            if (grp->channels[k] == (size_t)ci)
+                return s_error (err, err_size, "%s.channels[%zu]: \"%s\" is listed twice", where, i,
+                                cn);
         grp->channels[grp->channel_count++] = (size_t)ci;
     }
     if (s_string_list (json_object_get (g, "models"), &grp->models, &grp->model_count, where, err,
@@ -251,6 +258,20 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
     uint32_t attempts = 3;
     if (s_uint (g, "max_attempts", &attempts, 16, where, err, err_size)) return -1;
     grp->max_attempts = attempts ? attempts : 1;
+    const json_t *fo = json_object_get (g, "failover_on");
+    if (fo) {
+        if (!json_is_array (fo) || json_array_size (fo) > 32)
+            return s_error (err, err_size, "%s.failover_on must be an array of HTTP statuses",
+                            where);
+        for (size_t i = 0; i < json_array_size (fo); i++) {
+            const json_t *v = json_array_get (fo, i);
+            if (!json_is_integer (v) || json_integer_value (v) < 100 ||
+                json_integer_value (v) > 599)
+                return s_error (err, err_size, "%s.failover_on[%zu] must be an HTTP status", where,
+                                i);
+            grp->failover_on[grp->failover_on_count++] = (uint16_t)json_integer_value (v);
+        }
+    }
     return 0;
 }
 
@@ -546,6 +567,15 @@ sb_channel_serves (const sb_channel_t *channel, const char *model, size_t len)
         if (s_eq (channel->models[i], model, len)) return true;
     for (size_t i = 0; i < channel->model_map_count; i++)
         if (s_eq (channel->model_map[i].from, model, len)) return true;
+    return false;
+}
+
+bool
+sb_group_fails_over (const sb_group_t *group, long status)
+{
+    if (group->failover_on_count == 0) return status == 408 || status == 429 || status >= 500;
+    for (size_t i = 0; i < group->failover_on_count; i++)
+        if (group->failover_on[i] == status) return true;
     return false;
 }
 

@@ -64,6 +64,10 @@ typedef struct {
     sb_billing_t billing;
     double cost_multiplier;
     uint32_t max_attempts;
+    //  HTTP statuses that fail over to another channel (failover_on); default
+    //  408, 429 and every 5xx. Transport errors and timeouts always fail over.
+    uint16_t failover_on[32];
+    size_t failover_on_count; // 0 = the default rule
 } sb_group_t;
 
 typedef struct {
@@ -104,6 +108,9 @@ const sb_group_t *sb_config_resolve_model (const sb_config_t *self, const sb_key
 //  True if the channel serves `model` (its models list, or its model_map keys;
 //  an empty models list serves every model).
 bool sb_channel_serves (const sb_channel_t *channel, const char *model, size_t len);
+
+//  True if an upstream HTTP status should fail over to another channel.
+bool sb_group_fails_over (const sb_group_t *group, long status);
 
 //  The provider-side model name for a client model (model_map, else unchanged).
 const char *sb_channel_map_model (const sb_channel_t *channel, const char *model);

@@ -493,12 +493,6 @@ s_splice (sb_rreq_t *req, const sb_channel_t *ch)
 {
     const char *body = req->toon_body ? req->toon_body : req->chat.body.data;
     size_t len = req->toon_body ? req->toon_len : req->chat.body.size;
-    sb_json_member_t m[64];
-    size_t count = 0;
-    if (sb_json_scan_object (body, len, m, 64, &count, NULL, NULL) != 0) return -1;
-    if (count > 64) count = 64;
-    const sb_json_member_t *model = sb_json_find (m, count, "model");
-    const sb_json_member_t *opts = sb_json_find (m, count, "stream_options");
     //  The client's model may name a group: use the group's first model.
     const char *want = req->model;
     if (strcmp (req->model, req->group->name) == 0) {
@@ -525,7 +519,14 @@ s_splice (sb_rreq_t *req, const sb_channel_t *ch)
     bool add_usage = req->chat.stream && !req->chat.include_usage;
     free (req->up_body);
     req->up_body = NULL;
-    if (!remap && !add_usage) return 0;
+    if (!remap && !add_usage)
+        return 0; // the common case: the client's bytes go out untouched, unscanned
+    sb_json_member_t m[64];
+    size_t count = 0;
+    if (sb_json_scan_object (body, len, m, 64, &count, NULL, NULL) != 0) return -1;
+    if (count > 64) count = 64;
+    const sb_json_member_t *model = sb_json_find (m, count, "model");
+    const sb_json_member_t *opts = sb_json_find (m, count, "stream_options");
 
     char model_json[SB_MAX_NAME * 6 + 3];
     size_t mlen = 0;
@@ -1055,7 +1056,7 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
     if (status < 200 || status >= 300) {
         char pmsg[400];
         s_provider_message (req, pmsg, sizeof pmsg);
-        if (status == 429 || status >= 500 || status == 408) {
+        if (sb_group_fails_over (req->group, status)) {
             snprintf (msg, sizeof msg, "Upstream channel %s returned %ld%s%s", ch->name, status,
                       pmsg[0] ? ": " : "", pmsg);
             s_attempt_failed (req, status == 429 ? 429 : 502, msg,

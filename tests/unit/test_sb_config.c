@@ -106,5 +106,27 @@ main (void)
     s_expect_error ("{\"channels\":[{\"name\":\"a\",\"base_url\":\"http://x\"},{\"name\":\"a\","
                     "\"base_url\":\"http://y\"}],\"model_groups\":[]}",
                     "duplicate name \"a\"");
+    s_expect_error ("{\"channels\":[{\"name\":\"a\",\"base_url\":\"http://x\"}],\"model_groups\":"
+                    "[{\"name\":\"g\",\"channels\":[\"a\",\"a\"]}]}",
+                    "model_groups[g].channels[1]: \"a\" is listed twice");
+    s_expect_error ("{\"channels\":[{\"name\":\"a\",\"base_url\":\"http://x\"}],\"model_groups\":"
+                    "[{\"name\":\"g\",\"channels\":[\"a\"],\"failover_on\":[700]}]}",
+                    "model_groups[g].failover_on[0]");
+    //  failover_on: default rule, and a group's own list.
+    const char *fo = "{\"channels\":[{\"name\":\"a\",\"base_url\":\"http://x\"}],\"model_groups\":"
+                     "[{\"name\":\"d\",\"channels\":[\"a\"]},"
+                     "{\"name\":\"g\",\"channels\":[\"a\"],\"failover_on\":[503,429]}]}";
+    sb_config_t *foc = sb_config_from_text (fo, strlen (fo), err, sizeof err);
+    CHECK (foc != NULL);
+    if (foc) {
+        const sb_group_t *d = sb_config_group_by_name (foc, "d", 1);
+        const sb_group_t *g = sb_config_group_by_name (foc, "g", 1);
+        CHECK (sb_group_fails_over (d, 500) && sb_group_fails_over (d, 429) &&
+               sb_group_fails_over (d, 408) && !sb_group_fails_over (d, 400) &&
+               !sb_group_fails_over (d, 404));
+        CHECK (sb_group_fails_over (g, 503) && sb_group_fails_over (g, 429) &&
+               !sb_group_fails_over (g, 500));
+    }
+    sb_config_destroy (&foc);
     return SB_TEST_DONE ();
 }
