@@ -138,7 +138,7 @@ typedef struct {
     M (TOON_JOB, toon_job, 9)                                                                      \
     M (TOON_RESULT, toon_result, 10)                                                               \
     M (LOG_EVENT, log_event, 11)                                                                   \
-    M (METRICS, metrics, 12)                                                                       \
+    M (METRICS, metrics_report, 12)                                                                       \
     M (CONFIG, config_update, 13)
 
 typedef enum {
@@ -168,7 +168,7 @@ typedef enum {
 #define SB_FIELDS_OF_toon_job        SB_TOON_JOB_FIELDS
 #define SB_FIELDS_OF_toon_result     SB_TOON_RESULT_FIELDS
 #define SB_FIELDS_OF_log_event       SB_LOG_EVENT_FIELDS
-#define SB_FIELDS_OF_metrics         SB_METRICS_FIELDS
+#define SB_FIELDS_OF_metrics_report  SB_METRICS_FIELDS
 #define SB_FIELDS_OF_config_update   SB_CONFIG_FIELDS
 
 #define S_STRUCT(T, n, num)                                                                        \

@@ -34,7 +34,9 @@ typedef struct {
     void *zmq_ctx;
     void *router; // DEALER
     sb_msg_writer_t *writer;
-    uint64_t router_seen_us; // last reply from any router (heartbeat echo or data)
+    struct _sb_metrics_t *metrics; // this instance's metrics (lws thread)
+    void *metrics_pub;             // PUB to admin
+    uint64_t router_seen_us;       // last reply from any router (heartbeat echo or data)
     bool router_up;
     //  request slot table: id = generation << 32 | slot
     sb_conn_t **slots;

@@ -7,6 +7,7 @@
 #include "sb_ingress.h"
 #include "sb_clock.h"
 #include "sb_json_scan.h"
+#include "sb_metrics.h"
 #include "sb_oai_error.h"
 
 #include <stdio.h>
@@ -158,11 +159,20 @@ s_out_headers (sb_conn_t *conn, int status, const char *content_type, size_t con
     return 0;
 }
 
+static void
+s_count_status (int status)
+{
+    char labels[32];
+    snprintf (labels, sizeof labels, "status=%d", status);
+    sb_metrics_add (sb_ingress.metrics, "sb_http_responses_total", labels, 1);
+}
+
 //  Queues a whole response (headers + body) and asks for a writeable callback.
 static void
 s_respond (sb_conn_t *conn, int status, const char *content_type, const char *body, size_t len,
            const char *extra, size_t extra_len)
 {
+    s_count_status (status);
     if (s_out_headers (conn, status, content_type, len, false, extra, extra_len) == 0)
         s_out_append (conn, body, len);
     else
@@ -244,6 +254,7 @@ s_cancel_upstream (sb_conn_t *conn)
 static void
 s_start_stream (sb_conn_t *conn)
 {
+    s_count_status (200);
     s_out_headers (conn, 200, "text/event-stream", 0, true, NULL, 0);
     conn->state = S_STREAMING;
 }

@@ -6,6 +6,7 @@
 
 #include "sb_ingress.h"
 #include "sb_clock.h"
+#include "sb_metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,13 @@ sb_ingress_link_start (void)
                  zmq_strerror (errno));
         return -1;
     }
+    self->metrics = sb_metrics_new ();
+    self->metrics_pub = zmq_socket (self->zmq_ctx, ZMQ_PUB);
+    int metrics_hwm = 100;
+    zmq_setsockopt (self->metrics_pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->metrics_pub, ZMQ_SNDHWM, &metrics_hwm, sizeof metrics_hwm);
+    const char *mep = getenv ("SB_METRICS_ENDPOINT");
+    zmq_connect (self->metrics_pub, mep && *mep ? mep : "tcp://127.0.0.1:5562");
     int fd;
     size_t fd_size = sizeof fd;
     if (zmq_getsockopt (self->router, ZMQ_FD, &fd, &fd_size) != 0) return -1;
@@ -146,10 +154,39 @@ sb_ingress_link_drain (void)
         lws_cancel_service (self->context); // more waiting: come round again
 }
 
+static void
+s_publish_metrics (void)
+{
+    sb_ingress_t *self = &sb_ingress;
+    sb_metrics_t *m = self->metrics;
+    uint32_t inflight = self->settings.max_inflight - self->free_count;
+    sb_metrics_set (m, "sb_ingress_inflight", "", (double)inflight);
+    sb_metrics_set (m, "sb_ingress_router_up", "", self->router_up ? 1 : 0);
+    sb_metrics_set (m, "sb_ingress_cancelled", "", (double)self->cancelled);
+    sb_metrics_set (m, "sb_ingress_slow_clients_dropped", "", (double)self->slow_clients_dropped);
+    sb_metrics_set (m, "sb_ingress_router_unavailable", "", (double)self->router_unavailable);
+    sb_metrics_set (m, "sb_bad_messages", "",
+                    (double)(self->bad_messages + sb_msg_decode_errors ()));
+    size_t len = 0;
+    char *json = sb_metrics_json (m, &len);
+    if (!json) return;
+    sb_msg_t msg = {.type = SB_MSG_METRICS};
+    msg.metrics_report.service = sb_bytes_str ("ingress");
+    msg.metrics_report.instance = sb_bytes_str (s_instance);
+    msg.metrics_report.ts_ms = sb_wall_ms ();
+    msg.metrics_report.data = sb_bytes (json, len);
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, &msg, &data, &size) == 0)
+        zmq_send (self->metrics_pub, data, size, ZMQ_DONTWAIT);
+    free (json);
+}
+
 void
 sb_ingress_link_tick (void)
 {
     sb_ingress_t *self = &sb_ingress;
+    s_publish_metrics ();
     sb_msg_t hb = {.type = SB_MSG_HEARTBEAT};
     hb.heartbeat.instance = sb_bytes_str (s_instance);
     sb_ingress_link_send (&hb);

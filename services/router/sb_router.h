@@ -46,6 +46,8 @@ typedef struct {
     sb_rchannel_t *channels;
     uint64_t *group_rr; // per group round-robin cursor
     sb_msg_writer_t *writer;
+    struct _sb_metrics_t *metrics; // this instance's metrics (loop thread)
+    void *metrics_pub;             // PUB to admin
     //  counters
     uint64_t requests, failovers, upstream_errors, timeouts, cancels, bad_messages;
     uint64_t log_dropped, client_gone, validations, validation_timeouts, toon_bytes_saved;
@@ -64,6 +66,8 @@ void sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result
 void sb_router_on_validation_timeout (sb_rreq_t *req);
 void sb_router_on_toon (sb_rreq_t *req, const sb_toon_result_t *result);
 void sb_router_on_toon_timeout (sb_rreq_t *req);
+
+void sb_router_publish_channel_gauges (void);
 
 //  sending to ingress: identity frame + message; -1 when the peer is gone/full
 int sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg);

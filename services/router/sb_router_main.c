@@ -5,6 +5,7 @@
 #include "sb_router.h"
 #include "sb_anthropic.h"
 #include "sb_clock.h"
+#include "sb_metrics.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -173,6 +174,37 @@ s_drain_frontend (void)
 }
 
 static void
+s_publish_metrics (void)
+{
+    sb_router_t *self = &sb_router;
+    sb_metrics_t *m = self->metrics;
+    sb_metrics_set (m, "sb_router_active_requests", "", (double)sb_router_active ());
+    sb_metrics_set (m, "sb_validator_workers", "", (double)sb_broker_workers ());
+    sb_metrics_set (m, "sb_log_dropped", "", (double)self->log_dropped);
+    sb_metrics_set (m, "sb_bad_messages", "",
+                    (double)(self->bad_messages + sb_msg_decode_errors ()));
+    sb_metrics_set (m, "sb_validation_timeouts", "", (double)self->validation_timeouts);
+    sb_metrics_set (m, "sb_upstream_timeouts", "", (double)self->timeouts);
+    sb_metrics_set (m, "sb_cancels", "", (double)self->cancels);
+    sb_router_publish_channel_gauges ();
+    size_t len = 0;
+    char *json = sb_metrics_json (m, &len);
+    if (!json) return;
+    char instance[64];
+    snprintf (instance, sizeof instance, "router-%d", (int)getpid ());
+    sb_msg_t msg = {.type = SB_MSG_METRICS};
+    msg.metrics_report.service = sb_bytes_str ("router");
+    msg.metrics_report.instance = sb_bytes_str (instance);
+    msg.metrics_report.ts_ms = sb_wall_ms ();
+    msg.metrics_report.data = sb_bytes (json, len);
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, &msg, &data, &size) == 0)
+        zmq_send (self->metrics_pub, data, size, ZMQ_DONTWAIT);
+    free (json);
+}
+
+static void
 s_read_curl (void)
 {
     CURLMsg *m;
@@ -230,6 +262,13 @@ main (int argc, char **argv)
         return 1;
     }
     if (sb_broker_start () != 0) return 1;
+    //  Metrics: PUB to admin once a second (a slow or absent admin just misses some).
+    self->metrics = sb_metrics_new ();
+    self->metrics_pub = zmq_socket (self->zmq_ctx, ZMQ_PUB);
+    int metrics_hwm = 100;
+    zmq_setsockopt (self->metrics_pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->metrics_pub, ZMQ_SNDHWM, &metrics_hwm, sizeof metrics_hwm);
+    zmq_connect (self->metrics_pub, s_env ("SB_METRICS_ENDPOINT", "tcp://127.0.0.1:5562"));
     self->logger = zmq_socket (self->zmq_ctx, ZMQ_PUSH);
     int log_hwm = 50000;
     zmq_setsockopt (self->logger, ZMQ_LINGER, &zero, sizeof zero);
@@ -252,7 +291,7 @@ main (int argc, char **argv)
             self->settings.backend_bind, self->settings.logger_endpoint);
     fflush (stdout);
 
-    uint64_t last_timers = 0;
+    uint64_t last_timers = 0, last_metrics = 0;
     while (!s_interrupted) {
         zfds[0].events = zfds[1].events = CURL_WAIT_POLLIN;
         zfds[0].revents = zfds[1].revents = 0;
@@ -274,11 +313,17 @@ main (int argc, char **argv)
             last_timers = now;
             sb_router_check_timers (now);
             sb_broker_tick (now);
+            if (now - last_metrics >= 1000000u) {
+                last_metrics = now;
+                s_publish_metrics ();
+            }
         }
     }
     zmq_close (self->frontend);
     zmq_close (self->backend);
     zmq_close (self->logger);
+    zmq_close (self->metrics_pub);
+    sb_metrics_destroy (&self->metrics);
     zmq_ctx_term (self->zmq_ctx);
     curl_multi_cleanup (self->multi);
     sb_msg_writer_destroy (&self->writer);

@@ -15,6 +15,7 @@
 #include "sb_channel_picker.h"
 #include "sb_clock.h"
 #include "sb_json_scan.h"
+#include "sb_metrics.h"
 #include "sb_oai_error.h"
 #include "sb_sse.h"
 
@@ -330,6 +331,41 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
 #undef S_PUT
 #undef S_STR
     sb_router_log ("request", req->trace, rec, n);
+
+    //  Metrics of the finished request.
+    sb_metrics_t *m = sb_router.metrics;
+    char model[SB_MAX_NAME + 1], channel[SB_MAX_NAME + 1], labels[600];
+    sb_metrics_label_value (model, sizeof model, req->model);
+    sb_metrics_label_value (channel, sizeof channel, ch ? ch->name : "");
+    snprintf (labels, sizeof labels, "status=%d,model=%s,channel=%s", status, model, channel);
+    sb_metrics_add (m, "sb_requests_total", labels, 1);
+    snprintf (labels, sizeof labels, "model=%s", model);
+    sb_metrics_observe (m, "sb_request_duration_ms", labels,
+                        (double)(now - req->start_us) / 1000.0);
+    sb_metrics_add (m, "sb_prompt_tokens_total", labels, req->prompt_tokens);
+    sb_metrics_add (m, "sb_completion_tokens_total", labels, req->completion_tokens);
+    if (req->attempts > 1) sb_metrics_add (m, "sb_failovers_total", labels, req->attempts - 1);
+    if (req->toon_saved) sb_metrics_add (m, "sb_toon_bytes_saved_total", labels, req->toon_saved);
+    if (ch && req->first_byte_us) {
+        snprintf (labels, sizeof labels, "channel=%s", channel);
+        sb_metrics_observe (m, "sb_upstream_ttfb_ms", labels,
+                            (double)(req->first_byte_us - req->attempt_us) / 1000.0);
+        sb_metrics_observe (m, "sb_upstream_duration_ms", labels,
+                            (double)(now - req->attempt_us) / 1000.0);
+    }
+    if (req->validation_header[0]) {
+        int valid = 0, fixed = 0, invalid = 0;
+        if (sscanf (req->validation_header, "mode=%*[a-z_]; valid=%d; fixed=%d; invalid=%d", &valid,
+                    &fixed, &invalid) == 3) {
+            snprintf (labels, sizeof labels, "result=valid,model=%s", model);
+            sb_metrics_add (m, "sb_tool_calls_total", labels, (uint64_t)valid);
+            snprintf (labels, sizeof labels, "result=fixed,model=%s", model);
+            sb_metrics_add (m, "sb_tool_calls_total", labels, (uint64_t)fixed);
+            snprintf (labels, sizeof labels, "result=invalid,model=%s", model);
+            sb_metrics_add (m, "sb_tool_calls_total", labels, (uint64_t)invalid);
+        } else
+            sb_metrics_add (m, "sb_tool_validation_skipped_total", "", 1);
+    }
 }
 
 //  -------------------------------------------------------------------------
@@ -1599,6 +1635,30 @@ sb_router_check_timers (uint64_t now)
                 }
             }
             req = next;
+        }
+    }
+}
+
+//  Gauges of every channel's health, once a second (router loop thread).
+void
+sb_router_publish_channel_gauges (void)
+{
+    sb_metrics_t *m = sb_router.metrics;
+    for (size_t g = 0; g < s_picker_count; g++) {
+        sb_picker_t *picker = s_pickers[g];
+        if (!picker) continue;
+        const sb_group_t *group = sb_config_group (sb_router.config, g);
+        char gname[SB_MAX_NAME + 1];
+        sb_metrics_label_value (gname, sizeof gname, group->name);
+        for (int i = 0; i < sb_picker_size (picker); i++) {
+            const sb_breaker_t *br = sb_picker_breaker (picker, i);
+            char cname[SB_MAX_NAME + 1], labels[600];
+            sb_metrics_label_value (cname, sizeof cname, sb_picker_name (picker, i));
+            snprintf (labels, sizeof labels, "group=%s,channel=%s", gname, cname);
+            sb_metrics_set (m, "sb_channel_breaker_state", labels,
+                            (double)sb_breaker_state (br)); // 0 closed, 1 open, 2 half-open
+            sb_metrics_set (m, "sb_channel_error_rate", labels, sb_breaker_error_rate (br));
+            sb_metrics_set (m, "sb_channel_latency_ms", labels, sb_picker_latency_ms (picker, i));
         }
     }
 }
