@@ -139,7 +139,10 @@ s_alloc (sb_jdoc_t *doc, size_t size)
     if (size == 0) size = 16;
     s_block_t *b = doc->head;
     if (!b || b->cap - b->used < size) {
-        size_t cap = size > S_BLOCK_SIZE ? size : S_BLOCK_SIZE;
+        //  Blocks double from 4 KiB to 64 KiB: a small call costs one small block.
+        size_t want = b ? b->cap * 2 : 4096;
+        if (want > S_BLOCK_SIZE) want = S_BLOCK_SIZE;
+        size_t cap = size > want ? size : want;
         if (cap > doc->max || doc->total > doc->max - cap) return NULL;
         b = malloc (sizeof *b + cap);
         if (!b) return NULL;
@@ -747,9 +750,15 @@ s_path_put_frame_segment (s_parser_t *p, s_buf_t *b, const s_frame_t *f)
         return s_path_put_segment (b, p->str.data + k->off, k->len);
     }
     if (f->kind == K_ARR) {
-        char num[24];
-        int n = snprintf (num, sizeof num, "/%u", f->index);
-        return s_buf_put (b, num, (size_t)n);
+        char num[16];
+        size_t n = sizeof num;
+        uint32_t i = f->index;
+        do {
+            num[--n] = (char)('0' + i % 10);
+            i /= 10;
+        } while (i);
+        num[--n] = '/';
+        return s_buf_put (b, num + n, sizeof num - n);
     }
     return 0;
 }
