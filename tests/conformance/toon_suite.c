@@ -180,8 +180,11 @@ main (int argc, char **argv)
 {
     char dir[4096];
     if (s_find_dir (argc, argv, dir, sizeof dir) != 0) {
+        const char *env = getenv ("SB_CONFORMANCE_DIR");
         fprintf (stderr, "toon_suite: no TOON encode fixtures found (looked in %s)\n",
-                 argc > 1 ? argv[1] : SB_TOON_CONFORMANCE_DIR);
+                 argc > 1      ? argv[1]
+                 : env && *env ? env
+                               : SB_TOON_CONFORMANCE_DIR);
         return 1;
     }
     DIR *d = opendir (dir);
