@@ -12,6 +12,7 @@
 #include "sb_schema_uri.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -487,7 +488,8 @@ s_size_keyword (s_compiler_t *c, json_t *schema, const char *name, size_t *out)
     }
     if (json_is_real (v)) {
         double d = json_real_value (v);
-        if (d >= 0 && d == (double)(long long)d) {
+        //  Casting a double beyond the target's range is undefined: test with trunc.
+        if (d >= 0 && d == trunc (d)) {
             *out = d >= 1.8e19 ? SIZE_MAX : (size_t)d;
             return 1;
         }
@@ -879,19 +881,26 @@ s_inplace_applicators (s_compiler_t *c, json_t *schema, sb_schema_node_t *node,
 }
 
 //  $defs / definitions: compiled so that their $id and anchors are known and a
-//  $ref to them finds a node; nothing applies them directly.
+//  $ref to them finds a node; nothing applies them directly. The other draft's
+//  container (definitions in 2020-12, $defs in draft-07) is no keyword there:
+//  its schemas are compiled all the same, since documents mix them, but a
+//  malformed one is ignored instead of failing the schema.
 static int
-s_definitions (s_compiler_t *c, json_t *schema, const char *keyword, const s_scope_t *scope,
-               int depth)
+s_definitions (s_compiler_t *c, json_t *schema, const char *keyword, int own,
+               const s_scope_t *scope, int depth)
 {
     json_t *defs = json_object_get (schema, keyword);
     if (!defs) return 0;
     if (!json_is_object (defs)) {
+        if (!own) return 0;
         s_fail (c, "\"%s\" must be an object", keyword);
         return -1;
     }
-    for (void *it = json_object_iter (defs); it; it = json_object_iter_next (defs, it))
-        if (!s_compile (c, json_object_iter_value (it), scope, depth + 1)) return -1;
+    for (void *it = json_object_iter (defs); it; it = json_object_iter_next (defs, it)) {
+        json_t *sub = json_object_iter_value (it);
+        if (!own && !json_is_object (sub) && !json_is_boolean (sub)) continue;
+        if (!s_compile (c, sub, scope, depth + 1)) return -1;
+    }
     return 0;
 }
 
@@ -1016,8 +1025,9 @@ s_compile (s_compiler_t *c, json_t *json, const s_scope_t *outer, int depth)
                 return NULL;
         }
     }
-    if (s_definitions (c, json, "$defs", &scope, depth) != 0 ||
-        s_definitions (c, json, "definitions", &scope, depth) != 0)
+    int modern = scope.draft == SB_DRAFT_2020_12;
+    if (s_definitions (c, json, "$defs", modern, &scope, depth) != 0 ||
+        s_definitions (c, json, "definitions", !modern, &scope, depth) != 0)
         return NULL;
     if ((scope.vocab & S_VOCAB_VALIDATION) && s_validation_keywords (c, json, node, &scope) != 0)
         return NULL;
@@ -1039,12 +1049,12 @@ s_compile (s_compiler_t *c, json_t *json, const s_scope_t *outer, int depth)
     return c->failed ? NULL : node;
 }
 
-//  Compiles a whole document retrieved as `uri` (arena string). `draft` is the
-//  dialect to use, or 0 to read it from the document's $schema.
+//  Compiles a whole document retrieved as `uri` (arena string). `draft` and
+//  `vocab` are the dialect to use, or draft 0 to read it from its $schema.
 static sb_schema_node_t *
-s_compile_document (s_compiler_t *c, json_t *doc, const char *uri, int draft)
+s_compile_document (s_compiler_t *c, json_t *doc, const char *uri, int draft, unsigned vocab)
 {
-    s_scope_t scope = {uri, NULL, draft ? draft : c->default_draft, S_VOCAB_ALL, 1};
+    s_scope_t scope = {uri, NULL, draft ? draft : c->default_draft, draft ? vocab : S_VOCAB_ALL, 1};
     scope.resource = s_new_resource (c, uri);
     if (!scope.resource) return NULL;
     json_t *dialect = json_object_get (doc, "$schema"); // NULL unless doc is an object
@@ -1130,7 +1140,7 @@ s_resolve (s_compiler_t *c, const char *uri, int *dynamic)
         json_t *doc = s_load_document (c, uri, doc_len);
         if (!doc) return c->failed ? NULL : s_fail (c, "cannot resolve reference \"%.200s\"", uri);
         char *doc_uri = s_strndup (c, uri, doc_len);
-        if (!doc_uri || !s_compile_document (c, doc, doc_uri, 0)) return NULL;
+        if (!doc_uri || !s_compile_document (c, doc, doc_uri, 0, 0)) return NULL;
         entry = s_map_get (&c->by_uri, uri, doc_len);
         if (!entry) return s_fail (c, "cannot resolve reference \"%.200s\"", uri);
     }
@@ -1235,21 +1245,20 @@ sb_schema_new (json_t *doc, sb_draft_t draft, sb_schema_registry_t *registry, ch
         goto cleanup;
     }
     //  The root's dialect: forced by the caller, else its $schema, else 2020-12.
-    //  Documents it references default to the same.
-    int forced = draft == SB_DRAFT_7         ? SB_DRAFT_7
-                 : draft == SB_DRAFT_2020_12 ? SB_DRAFT_2020_12
-                                             : 0;
-    c.default_draft = forced ? forced : SB_DRAFT_2020_12;
-    if (!forced && json_is_string (json_object_get (doc, "$schema"))) {
-        unsigned vocab;
-        int root_draft = SB_DRAFT_2020_12;
-        if (s_dialect (&c, json_string_value (json_object_get (doc, "$schema")), &root_draft,
-                       &vocab, 0) != 0)
+    //  Documents it references without a $schema of their own default to it.
+    int root_draft = draft == SB_DRAFT_7 ? SB_DRAFT_7 : SB_DRAFT_2020_12;
+    unsigned vocab = S_VOCAB_ALL;
+    json_t *dialect = json_object_get (doc, "$schema");
+    if (draft == SB_DRAFT_AUTO && dialect) {
+        if (!json_is_string (dialect)) {
+            s_fail (&c, "\"$schema\" must be a string");
             goto cleanup;
-        c.default_draft = root_draft;
+        }
+        if (s_dialect (&c, json_string_value (dialect), &root_draft, &vocab, 0) != 0) goto cleanup;
     }
+    c.default_draft = root_draft;
     char *root_uri = s_strndup (&c, "", 0);
-    if (root_uri) self->root = s_compile_document (&c, doc, root_uri, forced);
+    if (root_uri) self->root = s_compile_document (&c, doc, root_uri, root_draft, vocab);
     if (self->root) s_link (&c);
 
 cleanup:

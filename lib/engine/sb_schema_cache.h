@@ -1,8 +1,10 @@
 /*  sb_schema_cache — compiled schemas keyed by their content, so that the tool
-    definitions a client repeats on every request compile once. The key is a hash
-    of the canonical text (json_dumps with JSON_SORT_KEYS | JSON_COMPACT), the full
-    text is compared on a hash match, and the entry count is bounded with
-    least-recently-used eviction. Invalid schemas are cached too (their error is
+    definitions a client repeats on every request compile once. The key is the
+    canonical form of the schema, what json_dumps with JSON_SORT_KEYS |
+    JSON_COMPACT makes of it (member order does not matter, values are exact:
+    1 and 1.0 differ), hashed from the tree and confirmed with json_equal rather
+    than serialised. The entry count is bounded with least-recently-used
+    eviction. Invalid schemas are cached too (their error is
     returned again without recompiling).
 
     Not thread-safe: use one cache per thread (the validator service keeps one per
