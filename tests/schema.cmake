@@ -3,8 +3,9 @@
 # outside the repo, in the shared/ folder beside it; SB_CONFORMANCE_DIR overrides
 # the path at run time.
 if (TARGET sbengine)
+    find_package (Threads REQUIRED)
     sb_add_test (test_sb_schema SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sb_schema.c
-                 LIBS sbengine)
+                 LIBS sbengine Threads::Threads)
     sb_add_test (test_sb_schema_cache SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sb_schema_cache.c
                  LIBS sbengine)
     sb_add_test (test_sb_schema_parts SOURCES ${CMAKE_CURRENT_LIST_DIR}/unit/test_sb_schema_parts.c

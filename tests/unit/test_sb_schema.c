@@ -6,6 +6,7 @@
 #include "sb_schema.h"
 #include "sb_test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -471,6 +472,51 @@ test_limits (void)
     json_decref (one);
 }
 
+typedef struct {
+    sb_schema_t *schema;
+    json_t *good, *bad;
+    int mismatches;
+} s_worker_t;
+
+static void *
+s_worker (void *arg)
+{
+    s_worker_t *w = arg;
+    for (int i = 0; i < 2000; i++) {
+        s_errors_t e = {0};
+        if (sb_schema_validate (w->schema, w->good, NULL, NULL) != 1 ||
+            sb_schema_validate (w->schema, w->bad, s_collect, &e) != 0 || e.count != 3)
+            w->mismatches++;
+    }
+    return NULL;
+}
+
+static void
+test_threads (void)
+{
+    printf ("threads: one compiled schema validates from 4 threads at once\n");
+    sb_schema_t *schema = s_schema ("{\"properties\": {\"id\": {\"pattern\": \"^call_[0-9a-f]+$\"},"
+                                    " \"n\": {\"multipleOf\": 3}},"
+                                    " \"patternProperties\": {\"^x-\": {\"type\": \"string\"}},"
+                                    " \"unevaluatedProperties\": false}",
+                                    SB_DRAFT_AUTO);
+    json_t *good = s_json ("{\"id\": \"call_9f\", \"n\": 9, \"x-a\": \"s\"}");
+    json_t *bad = s_json ("{\"id\": \"fn\", \"n\": 9, \"x-a\": 1, \"y\": 0}");
+    s_worker_t workers[4];
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        workers[i] = (s_worker_t){schema, good, bad, 0};
+        CHECK (pthread_create (&threads[i], NULL, s_worker, &workers[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join (threads[i], NULL);
+        CHECK (workers[i].mismatches == 0);
+    }
+    json_decref (good);
+    json_decref (bad);
+    sb_schema_destroy (&schema);
+}
+
 int
 main (void)
 {
@@ -483,5 +529,6 @@ main (void)
     test_drafts ();
     test_registry ();
     test_limits ();
+    test_threads ();
     return SB_TEST_DONE ();
 }

@@ -65,7 +65,7 @@ test_hits_and_eviction (void)
     CHECK (s_valid (a, "\"abcd\"") == 0);
     s_check_stats (cache, 0, 1, 0, 1);
 
-    //  Key order is not part of the key: canonical text sorts keys.
+    //  Key order is not part of the key (the canonical form sorts keys).
     CHECK (s_get (cache, S_A_REORDERED, err, sizeof err) == a);
     s_check_stats (cache, 1, 1, 0, 1);
 
@@ -91,6 +91,16 @@ test_hits_and_eviction (void)
 
     sb_schema_cache_destroy (&cache);
     CHECK (cache == NULL);
+    sb_schema_cache_destroy (&cache);
+
+    //  Values are exact: 1 and 1.0 are different canonical texts, so different
+    //  entries, though they hash alike.
+    cache = sb_schema_cache_new (4);
+    sb_schema_t *one = s_get (cache, "{\"maximum\": 1}", err, sizeof err);
+    sb_schema_t *one_real = s_get (cache, "{\"maximum\": 1.0}", err, sizeof err);
+    CHECK (one != NULL && one_real != NULL && one != one_real);
+    CHECK (s_get (cache, "{\"maximum\": 1}", err, sizeof err) == one);
+    s_check_stats (cache, 1, 2, 0, 2);
     sb_schema_cache_destroy (&cache);
 }
 
