@@ -110,7 +110,10 @@ typedef struct {
     F (STR, kind, SB_MAX_NAME) /* "request", "chunk", "autofix", ... */                            \
     F (STR, request_id, SB_MAX_TEXT)                                                               \
     F (U64, ts_us, 0)                                                                              \
-    F (BIN, data, SB_MAX_BODY)
+    F (BIN, data, SB_MAX_BODY)          /* the record's JSON (metadata) */                         \
+    F (BIN, request_body, SB_MAX_BODY)  /* raw, as the client sent it (capped) */                  \
+    F (BIN, response_body, SB_MAX_BODY) /* raw JSON response (capped) */                           \
+    F (BIN, chunks, SB_MAX_BODY)        /* stream: "<offset_ms> <len>\n<bytes>\n" per chunk */
 
 //  any service → admin: one metrics snapshot a second (JSON document).
 #define SB_METRICS_FIELDS(F)                                                                       \
@@ -138,7 +141,7 @@ typedef struct {
     M (TOON_JOB, toon_job, 9)                                                                      \
     M (TOON_RESULT, toon_result, 10)                                                               \
     M (LOG_EVENT, log_event, 11)                                                                   \
-    M (METRICS, metrics_report, 12)                                                                       \
+    M (METRICS, metrics_report, 12)                                                                \
     M (CONFIG, config_update, 13)
 
 typedef enum {

@@ -33,6 +33,7 @@ typedef struct {
     const char *config_path;
     uint32_t validator_budget_ms; // longest a response waits for the pool
     uint32_t max_requests;
+    uint32_t log_body_max; // bytes of each body kept in a record (SB_LOG_BODY_MAX)
 } sb_router_settings_t;
 
 typedef struct {
@@ -72,6 +73,9 @@ void sb_router_publish_channel_gauges (void);
 //  sending to ingress: identity frame + message; -1 when the peer is gone/full
 int sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg);
 void sb_router_log (const char *kind, const char *request_id, const char *json, size_t len);
+//  The same with the request's bodies (raw bytes, already capped by the caller).
+void sb_router_log_bodies (const char *request_id, const char *json, size_t len, sb_bytes_t request,
+                           sb_bytes_t response, sb_bytes_t chunks);
 
 //  validator broker (sb_router_broker.c)
 int sb_broker_start (void);

@@ -112,6 +112,27 @@ sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg)
 }
 
 void
+sb_router_log_bodies (const char *request_id, const char *json, size_t len, sb_bytes_t request,
+                      sb_bytes_t response, sb_bytes_t chunks)
+{
+    sb_router_t *self = &sb_router;
+    if (!self->logger) return;
+    sb_msg_t msg = {.type = SB_MSG_LOG_EVENT};
+    msg.log_event.kind = sb_bytes_str ("request");
+    msg.log_event.request_id = sb_bytes_str (request_id);
+    msg.log_event.ts_us = sb_wall_us ();
+    msg.log_event.data = sb_bytes (json, len);
+    msg.log_event.request_body = request;
+    msg.log_event.response_body = response;
+    msg.log_event.chunks = chunks;
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
+        zmq_send (self->logger, data, size, ZMQ_DONTWAIT) < 0)
+        self->log_dropped++; // never block the data path on the logger
+}
+
+void
 sb_router_log (const char *kind, const char *request_id, const char *json, size_t len)
 {
     sb_router_t *self = &sb_router;
@@ -121,7 +142,6 @@ sb_router_log (const char *kind, const char *request_id, const char *json, size_
     msg.log_event.request_id = sb_bytes_str (request_id);
     msg.log_event.ts_us = sb_wall_us ();
     msg.log_event.data = sb_bytes (json, len);
-    //  A separate writer would be needed if this were called mid-encode; it isn't.
     const void *data;
     size_t size;
     if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
@@ -230,7 +250,8 @@ main (int argc, char **argv)
     self->settings.backend_bind = s_env ("SB_VALIDATOR_BIND", "tcp://127.0.0.1:5556");
     self->settings.logger_endpoint = s_env ("SB_LOGGER_ENDPOINT", "tcp://127.0.0.1:5557");
     self->settings.config_path = s_env ("SB_CONFIG", "config/demo.json");
-    if (s_env_uint ("SB_VALIDATOR_BUDGET_MS", 2000, 600000, &self->settings.validator_budget_ms))
+    if (s_env_uint ("SB_VALIDATOR_BUDGET_MS", 2000, 600000, &self->settings.validator_budget_ms) ||
+        s_env_uint ("SB_LOG_BODY_MAX", 65536, 16u << 20, &self->settings.log_body_max))
         return 1;
 
     char err[512];

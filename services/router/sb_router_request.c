@@ -95,6 +95,9 @@ struct _sb_rreq_t {
     size_t batch_len, batch_cap;
     uint64_t seq;
     bool sent;
+    char *capture; // stream chunks for the record: "<offset_ms> <len>\n<bytes>\n"...
+    size_t capture_len, capture_cap;
+    bool capture_cut;
     bool done_seen;
     //  attempts
     uint64_t tried_mask; // picker indexes tried
@@ -235,6 +238,32 @@ s_send_end (sb_rreq_t *req, int status, const char *body, size_t body_len, const
 static int
 s_send_chunk (sb_rreq_t *req, const char *data, size_t len)
 {
+    //  Keep the chunk for the record, up to the configured cap.
+    uint32_t cap = sb_router.settings.log_body_max;
+    char head[48];
+    int hn = snprintf (head, sizeof head, "%llu %zu\n",
+                       (unsigned long long)((sb_mono_us () - req->start_us) / 1000), len);
+    if (!req->capture_cut && req->capture_len + (size_t)hn + len + 1 <= cap) {
+        if (req->capture_len + (size_t)hn + len + 1 > req->capture_cap) {
+            size_t c = req->capture_cap ? req->capture_cap : 4096;
+            while (c < req->capture_len + (size_t)hn + len + 1)
+                c *= 2;
+            char *b = realloc (req->capture, c);
+            if (b) {
+                req->capture = b;
+                req->capture_cap = c;
+            }
+        }
+        if (req->capture_len + (size_t)hn + len + 1 <= req->capture_cap) {
+            memcpy (req->capture + req->capture_len, head, (size_t)hn);
+            memcpy (req->capture + req->capture_len + hn, data, len);
+            req->capture[req->capture_len + (size_t)hn + len] = '\n';
+            req->capture_len += (size_t)hn + len + 1;
+        } else
+            req->capture_cut = true;
+    } else
+        req->capture_cut = true;
+
     sb_msg_t msg = {.type = SB_MSG_CHUNK};
     msg.chunk.id = req->id;
     msg.chunk.seq = req->seq++;
@@ -325,12 +354,26 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
         S_PUT (",\"tool_validation\":");
         S_STR (req->validation_header, strlen (req->validation_header));
     }
+    size_t cap = sb_router.settings.log_body_max;
+    size_t req_len = req->chat.body.size < cap ? req->chat.body.size : cap;
+    size_t resp_len =
+        (!req->chat.stream && req->resp) ? (req->resp_len < cap ? req->resp_len : cap) : 0;
+    S_PUT (",\"request_bytes\":%zu,\"request_cut\":%s", req->chat.body.size,
+           req_len < req->chat.body.size ? "true" : "false");
+    if (req->chat.stream)
+        S_PUT (",\"chunks\":%llu,\"chunks_cut\":%s", (unsigned long long)req->seq,
+               req->capture_cut ? "true" : "false");
+    else
+        S_PUT (",\"response_bytes\":%zu,\"response_cut\":%s", req->resp_len,
+               resp_len < req->resp_len ? "true" : "false");
     S_PUT (",\"error\":");
     S_STR (error ? error : "", error ? strlen (error) : 0);
     S_PUT ("}");
 #undef S_PUT
 #undef S_STR
-    sb_router_log ("request", req->trace, rec, n);
+    sb_router_log_bodies (req->trace, rec, n, sb_bytes (req->chat.body.data, req_len),
+                          sb_bytes (req->resp, resp_len),
+                          sb_bytes (req->capture, req->capture_len));
 
     //  Metrics of the finished request.
     sb_metrics_t *m = sb_router.metrics;
@@ -425,6 +468,7 @@ s_finish (sb_rreq_t *req)
     }
     free (req->calls);
     free (req->held);
+    free (req->capture);
     free (req);
 }
 
