@@ -31,6 +31,10 @@ enum {
 #define S_MAX_SCHEMA_DEPTH 48                 // $ref / combinator hops followed from one spot
 #define S_MAX_ARENA        ((size_t)32 << 20) // formula memory for one call
 #define S_MAX_REGEX        64                 // patternProperties patterns compiled per call
+//  Schema nodes visited per call. A schema comes with the request: one whose
+//  combinators fan out through $ref could take exponential time; past this budget
+//  every answer is "anything goes", which is always safe (no coercion).
+#define S_MAX_SCHEMA_STEPS 200000
 
 enum { F_SCHEMA, F_AND, F_OR };
 
@@ -60,6 +64,7 @@ typedef struct {
     void *arg;
     int count;
     int oom;
+    size_t steps; // schema nodes visited (S_MAX_SCHEMA_STEPS)
     s_chunk_t *chunks;
     size_t arena;
     s_regex_t regex[S_MAX_REGEX];
@@ -171,11 +176,18 @@ s_hexval (char c)
     return -1;
 }
 
+//  1 once the call has visited S_MAX_SCHEMA_STEPS schema nodes.
+static int
+s_spent (s_ctx_t *ctx)
+{
+    return ++ctx->steps > S_MAX_SCHEMA_STEPS;
+}
+
 //  Looks for "$anchor": name (or draft-07 "$id": "#name") anywhere below s.
 static const json_t *
-s_find_anchor (const json_t *s, const char *name, int depth)
+s_find_anchor (s_ctx_t *ctx, const json_t *s, const char *name, int depth)
 {
-    if (depth > 64) return NULL;
+    if (depth > 64 || s_spent (ctx)) return NULL;
     if (json_is_object (s)) {
         const json_t *a = json_object_get (s, "$anchor");
         if (json_is_string (a) && strcmp (json_string_value (a), name) == 0) return s;
@@ -188,12 +200,12 @@ s_find_anchor (const json_t *s, const char *name, int depth)
         json_object_foreach ((json_t *)s, k, v)
         {
             if (strcmp (k, "enum") == 0 || strcmp (k, "const") == 0) continue;
-            const json_t *r = s_find_anchor (v, name, depth + 1);
+            const json_t *r = s_find_anchor (ctx, v, name, depth + 1);
             if (r) return r;
         }
     } else if (json_is_array (s)) {
         for (size_t i = 0; i < json_array_size (s); i++) {
-            const json_t *r = s_find_anchor (json_array_get (s, i), name, depth + 1);
+            const json_t *r = s_find_anchor (ctx, json_array_get (s, i), name, depth + 1);
             if (r) return r;
         }
     }
@@ -207,7 +219,7 @@ s_resolve (s_ctx_t *ctx, const char *ref)
 {
     if (ref[0] != '#') return NULL;
     if (ref[1] == 0) return ctx->root;
-    if (ref[1] != '/') return s_find_anchor (ctx->root, ref + 1, 0);
+    if (ref[1] != '/') return s_find_anchor (ctx, ctx->root, ref + 1, 0);
     const json_t *cur = ctx->root;
     const char *p = ref + 1;
     char seg[256];
@@ -292,7 +304,7 @@ s_json_bits (const json_t *j)
 static unsigned
 s_mask (s_ctx_t *ctx, const json_t *s, int depth)
 {
-    if (depth > S_MAX_SCHEMA_DEPTH || !s || json_is_true (s)) return M_ALL;
+    if (depth > S_MAX_SCHEMA_DEPTH || !s || json_is_true (s) || s_spent (ctx)) return M_ALL;
     if (json_is_false (s)) return 0;
     if (!json_is_object (s)) return M_ALL;
     unsigned m = M_ALL;
@@ -461,7 +473,8 @@ s_equal (const sb_jval_t *v, const json_t *j, int depth)
 static int
 s_compatible (s_ctx_t *ctx, const json_t *s, const sb_jval_t *v, int depth)
 {
-    if (depth > S_MAX_SCHEMA_DEPTH || !json_is_object (s)) return !json_is_false (s);
+    if (depth > S_MAX_SCHEMA_DEPTH || !json_is_object (s) || s_spent (ctx))
+        return !json_is_false (s);
     if (!(s_mask (ctx, s, 0) & s_value_bits (v))) return 0;
     const json_t *t = s_ref_target (ctx, s);
     if (t && !s_compatible (ctx, t, v, depth + 1)) return 0;
@@ -590,7 +603,7 @@ s_add_schema (s_ctx_t *ctx, s_list_t *l, const json_t *s)
 static s_f_t *
 s_schema_child (s_ctx_t *ctx, const json_t *s, const s_child_t *c, int depth)
 {
-    if (depth > S_MAX_SCHEMA_DEPTH || !json_is_object (s) || ctx->oom) return NULL;
+    if (depth > S_MAX_SCHEMA_DEPTH || !json_is_object (s) || ctx->oom || s_spent (ctx)) return NULL;
     s_list_t l;
     s_list_init (&l);
     const json_t *t = s_ref_target (ctx, s);

@@ -1058,6 +1058,11 @@ s_quote_ends (s_parser_t *p, const s_strctx_t *sc, size_t after)
             return 0;
         default:
             if (c == ':') return -1;
+            //  "a" + "b": string concatenation is code, not data; no reading.
+            if (c == '+') {
+                size_t r = s_skip_space (p, q + 1, &seen);
+                if (r < p->end && s_quote_at (p->s, r, p->end, &style)) return -1;
+            }
             if (c == ',' || c == '}' || c == ']') return 1;
             //  "a" "b": a missing comma, if the rest then parses.
             return q > after && s_quote_at (p->s, q, p->end, &style);
