@@ -5,6 +5,7 @@
     admin never accepts a config that the services would refuse.  */
 
 #include "sb_admin_api.h"
+#include "sb_clone.h"
 #include "sb_config.h"
 #include "sb_oai_error.h"
 #ifdef SB_ADMIN_HAVE_SCHEMA
@@ -173,7 +174,7 @@ typedef struct {
 } s_change_t;
 
 typedef int (s_normalize_fn) (json_t *doc, s_change_t *change, s_err_t *e);
-typedef json_t *(s_present_fn) (const json_t *doc);
+typedef json_t *(s_present_fn)(const json_t *doc);
 
 static int
 s_norm_channel (json_t *doc, s_change_t *change, s_err_t *e)
@@ -433,14 +434,6 @@ s_build_config (sb_admin_api_t *self, bool full)
     return config;
 }
 
-static void
-s_publish (sb_admin_api_t *self, uint64_t seq, const json_t *config)
-{
-    char *text = json_dumps (config, JSON_COMPACT);
-    if (text && self->publish) self->publish (self->publish_arg, seq, text, strlen (text));
-    free (text);
-}
-
 //  Inside an open transaction: checks that the whole stored config loads, gives
 //  it the next sequence number, commits and publishes it. On failure rolls back;
 //  a config that does not load answers `invalid_status` with sb_config's reason.
@@ -448,32 +441,45 @@ static int
 s_commit (sb_admin_api_t *self, int invalid_status, s_err_t *e)
 {
     json_t *config = s_build_config (self, true);
+    char *text = NULL;
+    int rc = -1;
     if (!config) {
         s_store_fail (self, e);
-        sb_admin_store_rollback (self->store);
-        return -1;
+        goto rollback;
     }
     char err[600];
     sb_config_t *check = sb_config_from_json (config, err, sizeof err);
     if (!check) {
-        json_decref (config);
-        sb_admin_store_rollback (self->store);
         char param[200];
         s_param_of (err, param, sizeof param);
-        return s_fail (e, invalid_status, invalid_status == 409 ? "in_use" : "invalid_value",
-                       param, "%s", err);
+        s_fail (e, invalid_status, invalid_status == 409 ? "in_use" : "invalid_value", param, "%s",
+                err);
+        goto rollback;
     }
     sb_config_destroy (&check);
+    //  Services refuse a config over SB_CLONE_MAX_CONFIG: never commit one.
+    text = json_dumps (config, JSON_COMPACT);
+    if (!text || strlen (text) > SB_CLONE_MAX_CONFIG) {
+        s_fail (e, text ? 400 : 500, "config_too_large", NULL, "The config would exceed %u bytes",
+                SB_CLONE_MAX_CONFIG);
+        goto rollback;
+    }
     uint64_t seq = sb_admin_store_seq (self->store) + 1;
     if (sb_admin_store_set_seq (self->store, seq) || sb_admin_store_commit (self->store)) {
         s_store_fail (self, e);
-        sb_admin_store_rollback (self->store);
-        json_decref (config);
-        return -1;
+        goto rollback;
     }
-    s_publish (self, seq, config);
+    if (self->publish) self->publish (self->publish_arg, seq, text, strlen (text));
+    rc = 0;
+    goto cleanup;
+
+rollback:
+    sb_admin_store_rollback (self->store);
+cleanup:
+    if (text) OPENSSL_cleanse (text, strlen (text)); // provider keys in clear
+    free (text);
     json_decref (config);
-    return 0;
+    return rc;
 }
 
 static int
@@ -488,9 +494,13 @@ int
 sb_admin_api_publish_current (sb_admin_api_t *self)
 {
     json_t *config = s_build_config (self, true);
-    if (!config) return -1;
-    s_publish (self, sb_admin_store_seq (self->store), config);
+    char *text = config ? json_dumps (config, JSON_COMPACT) : NULL;
     json_decref (config);
+    if (!text) return -1;
+    if (self->publish)
+        self->publish (self->publish_arg, sb_admin_store_seq (self->store), text, strlen (text));
+    OPENSSL_cleanse (text, strlen (text));
+    free (text);
     return 0;
 }
 
@@ -562,8 +572,7 @@ s_present_with_secret (const s_kind_t *kind, const json_t *doc, const s_change_t
 
 //  Stores a new object (inside the caller's transaction, without committing).
 static int
-s_insert (sb_admin_api_t *self, const s_kind_t *kind, json_t *doc, s_change_t *change,
-          s_err_t *e)
+s_insert (sb_admin_api_t *self, const s_kind_t *kind, json_t *doc, s_change_t *change, s_err_t *e)
 {
     if (s_check_id (doc, kind->id_field, e) || kind->normalize (doc, change, e)) return -1;
     const char *id = s_str (doc, kind->id_field, "");
@@ -705,12 +714,12 @@ s_rotate (sb_admin_api_t *self, const s_kind_t *kind, const char *id, const char
         s_not_found (kind, id, e);
         goto cleanup;
     }
+    //  The secret comes from the body (or is generated) exactly as on creation.
     doc = json_deep_copy (old);
     json_object_del (doc, "key_sha256");
-    json_object_set (doc, "key", json_object_get (given, "key"));
-    if (json_object_get (given, "key_sha256"))
-        json_object_set (doc, "key_sha256", json_object_get (given, "key_sha256"));
-    if (s_norm_key (doc, &change, e) ||
+    json_object_del (doc, "key_hint");
+    json_object_set_new (doc, "rotated_at", json_integer ((json_int_t)time (NULL)));
+    if (!doc || s_norm_key (doc, &change, e) ||
         sb_admin_store_replace (self->store, kind->kind, id, id, doc) != 0) {
         if (!e->status) s_store_fail (self, e);
         sb_admin_store_rollback (self->store);
@@ -862,13 +871,17 @@ sb_admin_api_seed (sb_admin_api_t *self, const json_t *seed, char *err, size_t e
             }
             json_t *doc = json_deep_copy (item);
             s_change_t change = {.body = item, .op = S_CREATE, .trusted = true};
-            int rc = s_insert (self, &s_kinds[i], doc, &change);
+            int rc = s_insert (self, &s_kinds[i], doc, &change, &e);
             OPENSSL_cleanse (change.secret, sizeof change.secret);
             json_decref (doc);
             if (rc) {
-                char what[900];
-                snprintf (what, sizeof what, "%s[%zu]: %s", s_kinds[i].kind, index, e.message);
-                snprintf (e.message, sizeof e.message, "%s", what);
+                //  Name the seed entry: "channels[2]: base_url must be ...".
+                char what[sizeof e.message];
+                int n = snprintf (what, sizeof what, "%s[%zu]: ", s_kinds[i].kind, index);
+                if (n > 0 && (size_t)n < sizeof what)
+                    memcpy (what + n, e.message, sizeof what - (size_t)n - 1);
+                what[sizeof what - 1] = '\0';
+                memcpy (e.message, what, sizeof what);
                 goto rollback;
             }
         }

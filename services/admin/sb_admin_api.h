@@ -38,8 +38,7 @@ typedef struct {
 typedef void (sb_admin_publish_fn) (void *arg, uint64_t seq, const char *json, size_t len);
 
 //  `store` is borrowed and must outlive the API.
-sb_admin_api_t *sb_admin_api_new (sb_admin_store_t *store, sb_admin_publish_fn *publish,
-                                  void *arg);
+sb_admin_api_t *sb_admin_api_new (sb_admin_store_t *store, sb_admin_publish_fn *publish, void *arg);
 void sb_admin_api_destroy (sb_admin_api_t **self_p);
 
 //  First start: fills the empty store from a seed document (NULL: start empty)

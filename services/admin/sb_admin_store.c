@@ -85,9 +85,8 @@ sb_admin_store_new (const char *path, char *err, size_t err_size)
         snprintf (err, err_size, "out of memory");
         return NULL;
     }
-    int rc = sqlite3_open_v2 (path, &self->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                              NULL);
+    int rc = sqlite3_open_v2 (
+        path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf (err, err_size, "%s: %s", path,
                   self->db ? sqlite3_errmsg (self->db) : sqlite3_errstr (rc));
@@ -96,8 +95,8 @@ sb_admin_store_new (const char *path, char *err, size_t err_size)
     sqlite3_busy_timeout (self->db, S_BUSY_MS);
     //  NORMAL in WAL mode: a committed change survives a crash of admin; a power
     //  loss may lose the last transactions, never corrupt the file.
-    if (s_exec (self, "PRAGMA journal_mode = WAL") || s_exec (self, "PRAGMA synchronous = NORMAL") ||
-        s_exec (self, s_schema)) {
+    if (s_exec (self, "PRAGMA journal_mode = WAL") ||
+        s_exec (self, "PRAGMA synchronous = NORMAL") || s_exec (self, s_schema)) {
         snprintf (err, err_size, "%s: %s", path, sqlite3_errmsg (self->db));
         goto fail;
     }
@@ -240,8 +239,7 @@ s_dump (const json_t *doc)
 }
 
 int
-sb_admin_store_insert (sb_admin_store_t *self, const char *kind, const char *id,
-                       const json_t *doc)
+sb_admin_store_insert (sb_admin_store_t *self, const char *kind, const char *id, const json_t *doc)
 {
     char *text = s_dump (doc);
     sqlite3_stmt *stmt = text ? s_prepare (self, "INSERT INTO objects (kind, id, doc, created_ms, "
@@ -291,8 +289,7 @@ sb_admin_store_replace (sb_admin_store_t *self, const char *kind, const char *id
 }
 
 int
-sb_admin_store_upsert (sb_admin_store_t *self, const char *kind, const char *id,
-                       const json_t *doc)
+sb_admin_store_upsert (sb_admin_store_t *self, const char *kind, const char *id, const json_t *doc)
 {
     char *text = s_dump (doc);
     sqlite3_stmt *stmt =
