@@ -1709,7 +1709,15 @@ s_backtrack (s_parser_t *p)
     p->data_quotes = cp.data_quotes;
     p->steps++;
     if (cp.kind == CP_CLOSER) return s_close_replacing (p);
-    //  The quote was data after all.
+    //  The quote was data after all — unless it reads as a list of strings
+    //  ('a', 'b'): a string that swallows those would be a guess.
+    int seen = 0, style = 0;
+    size_t q = s_skip_space (p, cp.pos + cp.qlen, &seen);
+    if (q < p->end && p->s[q] == ',') {
+        q = s_skip_space (p, q + 1, &seen);
+        if (q < p->end && s_quote_at (p->s, q, p->end, &style))
+            return s_fail (p, "quoted items separated by commas inside a string");
+    }
     s_strctx_t sc = cp.sc;
     if (s_buf_put (&p->str, p->s + cp.pos, cp.qlen)) return s_oom (p);
     sc.flags |= SF_INNER;
