@@ -56,19 +56,38 @@ sb_autofix_mode_from_name (const char *name, sb_autofix_mode_t *mode)
     return 0;
 }
 
+//  Length of the valid UTF-8 sequence at s (n bytes left), or 0.
+static size_t
+s_utf8_seq (const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) return 1;
+    size_t len = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+//  A copy of at most `max` bytes of s, cut on a character boundary, with any byte
+//  that is not UTF-8 replaced by '?' (paths and messages may quote the input, and
+//  the report must stay JSON).
 static char *
 s_strndup (const char *s, size_t max)
 {
     size_t n = strnlen (s, max);
-    //  Never cut a UTF-8 sequence in half.
-    if (n == max)
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
     char *d = malloc (n + 1);
-    if (d) {
-        memcpy (d, s, n);
-        d[n] = 0;
+    if (!d) return NULL;
+    size_t i = 0;
+    while (i < n) {
+        size_t len = s_utf8_seq ((const unsigned char *)s + i, n - i);
+        if (len == 0)
+            d[i++] = '?';
+        else {
+            memcpy (d + i, s + i, len);
+            i += len;
+        }
     }
+    d[n] = 0;
     return d;
 }
 

@@ -79,7 +79,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 abort ();
             sb_autofix_report_destroy (&again);
         }
+        //  The report is always JSON, whatever bytes the input or its paths held.
         char *json = sb_autofix_report_to_json (r, NULL);
+        if (!json) abort ();
         free (json);
         sb_autofix_report_destroy (&r);
     }
