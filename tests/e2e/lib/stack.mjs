@@ -1,0 +1,433 @@
+//  Harness for Switchboard's end-to-end tests: starts the real services (sb-mock,
+//  sb-router, sb-validator, sb-ingress) as child processes on free ports, with a
+//  config generated per test file, and kills them all at the end, on failure too.
+//
+//  Binaries come from $SB_BIN_DIR (ctest passes ${CMAKE_BINARY_DIR}/bin), by default
+//  <repo>/build/bin. Every service prints one line on stdout when it is ready; the
+//  harness waits for that line, and for the ingress also for GET /readyz == 200.
+//  Set SB_E2E_VERBOSE=1 to see every service's output as it happens.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BIN_DIR = process.env.SB_BIN_DIR || path.join(REPO, 'build', 'bin');
+const VERBOSE = !!process.env.SB_E2E_VERBOSE;
+
+//  ---------------------------------------------------------------------------------
+//  Processes
+
+const live = new Set(); // every child still running, killed on exit whatever happens
+
+function killAllSync() {
+  for (const svc of live) {
+    try {
+      svc.proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+process.on('exit', killAllSync);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAllSync();
+    process.exit(130);
+  });
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+//  A port nothing listens on right now (the kernel picks it). Another process may take
+//  it before we use it; callers retry when a service fails to bind.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+//  One service process. `output` keeps everything it printed (for failure messages).
+class Service {
+  constructor(name, proc) {
+    this.name = name;
+    this.proc = proc;
+    this.output = '';
+    this.exited = null; // {code, signal} once it has exited
+    this.exitPromise = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        this.exited = { code, signal };
+        live.delete(this);
+        resolve(this.exited);
+      });
+    });
+  }
+
+  get pid() {
+    return this.proc.pid;
+  }
+
+  //  SIGTERM, then SIGKILL if it has not gone within `graceMs`.
+  async stop(graceMs = 2000) {
+    if (this.exited) return this.exited;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (!this.exited) this.proc.kill('SIGKILL');
+    }, graceMs);
+    const result = await this.exitPromise;
+    clearTimeout(timer);
+    return result;
+  }
+
+  async kill() {
+    if (this.exited) return this.exited;
+    this.proc.kill('SIGKILL');
+    return this.exitPromise;
+  }
+
+  tail(n = 30) {
+    return this.output.split('\n').slice(-n).join('\n');
+  }
+}
+
+//  Starts `bin` and resolves once a stdout line matches `ready`. Rejects (with what the
+//  process printed) when it exits first or `timeoutMs` passes.
+export function startService(name, bin, { args = [], env = {}, ready, timeoutMs = 10000 } = {}) {
+  const file = path.join(BIN_DIR, bin);
+  if (!fs.existsSync(file)) {
+    return Promise.reject(
+      new Error(`${file} does not exist: build it, or set SB_BIN_DIR to the directory holding it`),
+    );
+  }
+  const proc = spawn(file, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO,
+  });
+  const svc = new Service(name, proc);
+  live.add(svc);
+  return new Promise((resolve, reject) => {
+    let lineBuf = '';
+    let done = false;
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        svc.kill().finally(() => reject(err));
+      } else resolve(svc);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`${name} not ready after ${timeoutMs} ms; output:\n${svc.tail()}`)),
+      timeoutMs,
+    );
+    const onData = (stream) => (chunk) => {
+      const text = chunk.toString();
+      svc.output += text;
+      if (VERBOSE) process.stderr.write(`[${name}${stream}] ${text}`);
+      if (stream === '') {
+        lineBuf += text;
+        let nl;
+        while ((nl = lineBuf.indexOf('\n')) >= 0) {
+          const line = lineBuf.slice(0, nl);
+          lineBuf = lineBuf.slice(nl + 1);
+          if (ready.test(line)) {
+            svc.readyLine = line;
+            finish();
+          }
+        }
+      }
+    };
+    proc.stdout.on('data', onData(''));
+    proc.stderr.on('data', onData(' err'));
+    proc.on('error', (err) => finish(err));
+    svc.exitPromise.then(({ code, signal }) =>
+      finish(
+        new Error(`${name} exited (code ${code}, signal ${signal}) before it was ready:\n${svc.tail()}`),
+      ),
+    );
+  });
+}
+
+//  Retries `fn` (which picks fresh ports each time) when a start fails, e.g. because
+//  another process took a port between freePort() and bind().
+async function withRetries(what, fn, attempts = 4) {
+  let last;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+      await sleep(100 * (i + 1));
+    }
+  }
+  throw new Error(`${what}: ${last && last.message}`);
+}
+
+//  ---------------------------------------------------------------------------------
+//  Raw HTTP helper (no SDK): resolves {status, headers, body, json}.
+
+export function request(url, { method = 'GET', headers = {}, body, timeoutMs = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, body: text, json });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    if (body !== undefined) req.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+    else req.end();
+  });
+}
+
+//  ---------------------------------------------------------------------------------
+//  The mock provider
+
+export class Mock {
+  constructor(svc, port) {
+    this.svc = svc;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  //  A base_url for a channel; `knobs` ("status=500,fail_rate=0.5") become a /x/ prefix.
+  baseUrl(knobs) {
+    return knobs ? `${this.url}/x/${knobs}/v1` : `${this.url}/v1`;
+  }
+
+  async stats() {
+    return (await request(`${this.url}/_mock/stats`)).json;
+  }
+
+  async last() {
+    return (await request(`${this.url}/_mock/last`)).json;
+  }
+
+  async reset() {
+    return (await request(`${this.url}/_mock/reset`, { method: 'POST' })).json;
+  }
+
+  //  Polls the stats until `pred(stats)` holds; resolves the stats, or rejects with the
+  //  last ones seen after `timeoutMs`.
+  async waitStats(pred, timeoutMs = 5000, everyMs = 50) {
+    const until = Date.now() + timeoutMs;
+    let stats;
+    for (;;) {
+      stats = await this.stats();
+      if (pred(stats)) return stats;
+      if (Date.now() > until) {
+        throw new Error(`mock stats did not reach the expected state in ${timeoutMs} ms: ${JSON.stringify(stats)}`);
+      }
+      await sleep(everyMs);
+    }
+  }
+
+  stop() {
+    return this.svc.stop();
+  }
+}
+
+export function startMock() {
+  return withRetries('sb-mock', async () => {
+    const port = await freePort();
+    const svc = await startService('mock', 'sb-mock', {
+      args: ['--port', String(port)],
+      ready: /^sb-mock listening on http:\/\/127\.0\.0\.1:\d+/,
+    });
+    const m = /:(\d+)\s*$/.exec(svc.readyLine);
+    return new Mock(svc, m ? Number(m[1]) : port);
+  });
+}
+
+//  ---------------------------------------------------------------------------------
+//  Config
+
+//  A config whose channels all point at `mock` (a Mock, or a map name → Mock).
+//  channels: [{name, knobs?, mock?, ...any channel field}], groups: [{name, channels,
+//  ...}], keys: [{name, key, model_groups}]. Fields left out get the gateway's defaults.
+export function makeConfig({ mock, channels, groups, keys, settings }) {
+  return {
+    channels: channels.map(({ knobs, mock: m, ...ch }) => ({
+      type: 'openai',
+      api_key: `sk-${ch.name}`,
+      base_url: (m || mock).baseUrl(knobs),
+      ...ch,
+    })),
+    model_groups: groups,
+    api_keys: keys,
+    settings: settings || {},
+  };
+}
+
+//  ---------------------------------------------------------------------------------
+//  The gateway
+
+export class Stack {
+  constructor({ config, dir }) {
+    this.config = config;
+    this.dir = dir;
+    this.configPath = path.join(dir, 'config.json');
+    fs.writeFileSync(this.configPath, JSON.stringify(config, null, 2));
+    this.router = null;
+    this.validator = null;
+    this.ingress = null;
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get baseURL() {
+    return `${this.url}/v1`;
+  }
+
+  //  Picks the ZeroMQ ports once: a restarted router binds the same ones so the
+  //  ingress (and validators) reconnect to it.
+  async pickPorts() {
+    this.routerPort = await freePort();
+    this.validatorPort = await freePort();
+    this.loggerPort = await freePort(); // nothing listens: the router must not care
+  }
+
+  async startRouter(extraEnv = {}) {
+    this.router = await startService('router', 'sb-router', {
+      env: {
+        SB_CONFIG: this.configPath,
+        SB_ROUTER_BIND: `tcp://127.0.0.1:${this.routerPort}`,
+        SB_VALIDATOR_BIND: `tcp://127.0.0.1:${this.validatorPort}`,
+        SB_LOGGER_ENDPOINT: `tcp://127.0.0.1:${this.loggerPort}`,
+        SB_VALIDATOR_BUDGET_MS: '2000',
+        ...extraEnv,
+      },
+      ready: /^router: ingress on /,
+    });
+    return this.router;
+  }
+
+  async startValidator(extraEnv = {}) {
+    this.validator = await startService('validator', 'sb-validator', {
+      env: {
+        SB_VALIDATOR_ENDPOINT: `tcp://127.0.0.1:${this.validatorPort}`,
+        SB_VALIDATOR_THREADS: '2',
+        ...extraEnv,
+      },
+      ready: /^validator: /,
+    });
+    const m = /\(engine: ([^)]*)\)/.exec(this.validator.readyLine);
+    this.validatorEngine = m ? m[1] : 'unknown';
+    return this.validator;
+  }
+
+  async startIngress(extraEnv = {}) {
+    this.httpPort = await freePort();
+    this.ingress = await startService('ingress', 'sb-ingress', {
+      env: {
+        SB_CONFIG: this.configPath,
+        SB_HTTP_PORT: String(this.httpPort),
+        SB_HTTP_HOST: '127.0.0.1',
+        SB_ROUTER_ENDPOINT: `tcp://127.0.0.1:${this.routerPort}`,
+        ...this.ingressEnv,
+        ...extraEnv,
+      },
+      ready: /^ingress: listening on /,
+    });
+    return this.ingress;
+  }
+
+  //  Resolves the /readyz answer once its status is `status`, or rejects after timeoutMs.
+  async waitReady(status = 200, timeoutMs = 8000) {
+    const until = Date.now() + timeoutMs;
+    let last;
+    for (;;) {
+      try {
+        last = await request(`${this.url}/readyz`, { timeoutMs: 2000 });
+        if (last.status === status) return last;
+      } catch (err) {
+        last = { error: err.message };
+      }
+      if (Date.now() > until) {
+        throw new Error(`/readyz did not become ${status} in ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+      }
+      await sleep(50);
+    }
+  }
+
+  //  Every service that is (still) running.
+  services() {
+    return [this.ingress, this.router, this.validator].filter(Boolean);
+  }
+
+  //  What each service printed, for a failure message.
+  logs() {
+    return this.services()
+      .map((s) => `--- ${s.name} (pid ${s.pid}${s.exited ? `, exited ${JSON.stringify(s.exited)}` : ''})\n${s.tail(40)}`)
+      .join('\n');
+  }
+
+  async stop() {
+    await Promise.all(this.services().map((s) => s.stop()));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+//  Starts router (+ validator unless `validator: false`) and ingress for `config`, and
+//  waits until the ingress reports ready. `router: false` starts the ingress alone
+//  (pointing at a router endpoint nobody serves).
+export async function startStack(config, { router = true, validator = true, ingressEnv = {}, routerEnv = {} } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-'));
+  const stack = new Stack({ config, dir });
+  stack.ingressEnv = ingressEnv;
+  try {
+    await withRetries('router', async () => {
+      await stack.pickPorts();
+      if (router) await stack.startRouter(routerEnv);
+    });
+    if (router && validator) await stack.startValidator();
+    await withRetries('ingress', () => stack.startIngress());
+    if (router) await stack.waitReady(200);
+    return stack;
+  } catch (err) {
+    const logs = stack.logs();
+    await stack.stop();
+    err.message += `\n${logs}`;
+    throw err;
+  }
+}
+
+//  ---------------------------------------------------------------------------------
+//  Raw SSE parsing for tests that read the wire themselves.
+
+//  Splits an SSE body into events' data strings (comments and blank lines dropped).
+export function sseData(text) {
+  const out = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''));
+    if (data.length) out.push(data.join('\n'));
+  }
+  return out;
+}

@@ -1,0 +1,369 @@
+//  Raw HTTP cases the SDK cannot send: malformed and oversized bodies, slow readers,
+//  wrong methods and paths, keep-alive reuse, /v1/models, /healthz and /readyz.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+
+import { KEY, USER, client, lorem } from '../lib/fixtures.mjs';
+import { makeConfig, request, sleep, sseData, startMock, startStack } from '../lib/stack.mjs';
+
+const OTHER_KEY = 'sk-e2e-other-key';
+let mock, stack, config;
+
+before(async () => {
+  mock = await startMock();
+  config = makeConfig({
+    mock,
+    channels: [{ name: 'mock-a' }],
+    groups: [
+      { name: 'g1', channels: ['mock-a'], models: ['mock-chat', 'model-x'] },
+      { name: 'g2', channels: ['mock-a'], models: ['model-y'] },
+      { name: 'g3', channels: ['mock-a'], models: ['model-z', 'mock-chat'] },
+    ],
+    keys: [
+      { name: 'e2e', key: KEY, model_groups: ['g1', 'g3'] },
+      { name: 'other', key: OTHER_KEY, model_groups: ['g2'] },
+    ],
+  });
+  stack = await startStack(config);
+});
+
+after(async () => {
+  await stack?.stop();
+  await mock?.stop();
+});
+
+const AUTH = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+
+function post(body, headers = {}, opts = {}) {
+  return request(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { ...AUTH, ...headers }, body, ...opts });
+}
+
+//  Writes `text` on a fresh TCP connection and collects what comes back until the server
+//  closes or `waitMs` passes. Resolves {data, closed, ms}.
+function rawExchange(port, text, waitMs = 3000) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve({ data, closed: false, ms: Date.now() - t0 });
+    }, waitMs);
+    sock.on('data', (d) => (data += d));
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ data, closed: true, ms: Date.now() - t0 });
+    });
+    sock.write(text);
+  });
+}
+
+function assertErrorBody(res, status) {
+  assert.equal(res.status, status, res.body);
+  assert.match(res.headers['content-type'], /^application\/json/);
+  assert.ok(res.headers['x-request-id'], 'x-request-id');
+  assert.equal(typeof res.json?.error?.message, 'string', res.body);
+  assert.ok('type' in res.json.error && 'code' in res.json.error, res.body);
+}
+
+async function normalRequestWorks() {
+  const res = await post({ model: 'mock-chat', messages: USER, mock: { chunks: 3 } });
+  assert.equal(res.status, 200, res.body);
+  assert.equal(res.json.choices[0].message.content, lorem(3));
+}
+
+describe('malformed requests', () => {
+  test('malformed JSON → 400 saying where', async () => {
+    const res = await post('{"model": "mock-chat", "messages": [}');
+    assertErrorBody(res, 400);
+    assert.match(res.json.error.message, /JSON/);
+    assert.match(res.json.error.message, /byte \d+/);
+    assert.equal(res.json.error.code, 'invalid_json');
+  });
+
+  test('empty body (Content-Length: 0) → 400', async () => {
+    assertErrorBody(await post(''), 400);
+  });
+
+  test('a JSON array instead of an object → 400', async () => {
+    assertErrorBody(await post('[{"model":"mock-chat"}]'), 400);
+  });
+
+  test('messages not an array → 400', async () => {
+    const res = await post({ model: 'mock-chat', messages: 'hello' });
+    assertErrorBody(res, 400);
+    assert.match(res.json.error.message, /messages/);
+  });
+
+  test('20 MB body → 413, and the gateway keeps serving (same connection too)', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const big = JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: 'x'.repeat(20 * 1024 * 1024) }] });
+      const before = (await mock.stats()).requests;
+      const res = await new Promise((resolve, reject) => {
+        const req = http.request(`${stack.url}/v1/chat/completions`, { method: 'POST', agent, headers: { ...AUTH, 'content-length': Buffer.byteLength(big) } }, (r) => {
+          let text = '';
+          r.on('data', (c) => (text += c));
+          r.on('end', () => resolve({ status: r.statusCode, headers: r.headers, body: text, json: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(big);
+      });
+      assertErrorBody(res, 413);
+      assert.match(res.json.error.message, /10485760/);
+      assert.equal((await mock.stats()).requests, before, 'nothing went upstream');
+      await normalRequestWorks();
+      //  The connection that carried the 413 can carry the next request (if kept).
+      const again = await new Promise((resolve, reject) => {
+        const req = http.request(`${stack.url}/healthz`, { agent }, (r) => {
+          r.resume();
+          r.on('end', () => resolve(r.statusCode));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(again, 200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('a declared 200 MB body → 413 at once, connection closed, nothing read', async () => {
+    const { data, closed, ms } = await rawExchange(
+      stack.httpPort,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: 209715200\r\n\r\n{"model"`,
+    );
+    assert.match(data, /^HTTP\/1\.1 413 /);
+    assert.match(data, /request_too_large/);
+    assert.ok(closed, 'the server closed the connection');
+    assert.ok(ms < 2500, `took ${ms} ms`);
+    await normalRequestWorks();
+  });
+
+  test('a 20 KB request header does not take the ingress down', async () => {
+    const { data } = await rawExchange(stack.httpPort, `GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`, 2000);
+    assert.ok(!/^HTTP\/1\.1 200/.test(data), 'not served as if fine');
+    assert.equal(stack.ingress.exited, null, `ingress died: ${stack.ingress.tail(5)}`);
+    await normalRequestWorks();
+  });
+
+  test('a 20 KB request header → 431', { todo: 'BUG: the ingress closes the connection without any response' }, async () => {
+    const { data } = await rawExchange(stack.httpPort, `GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`, 2000);
+    assert.match(data, /^HTTP\/1\.1 431 /);
+  });
+
+  test('chunked request body → answered at once (processed, or 411)', { todo: 'BUG: no response; the connection is closed after 30 s' }, async () => {
+    const body = JSON.stringify({ model: 'mock-chat', messages: USER });
+    const { data, ms } = await rawExchange(
+      stack.httpPort,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      3000,
+    );
+    assert.match(data, /^HTTP\/1\.1 (200|411) /, `after ${ms} ms: ${JSON.stringify(data.slice(0, 200))}`);
+  });
+
+  test('POST without Content-Length or body → answered at once (400/411)', { todo: 'BUG: no response; the connection is closed after 30 s' }, async () => {
+    const { data, ms } = await rawExchange(
+      stack.httpPort,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\n\r\n`,
+      3000,
+    );
+    assert.match(data, /^HTTP\/1\.1 4(00|11) /, `after ${ms} ms: ${JSON.stringify(data.slice(0, 200))}`);
+  });
+});
+
+describe('slow readers', () => {
+  //  About 3.9 MB of SSE: 10000 chunks of a 1 MiB text.
+  const content = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(29128).slice(0, 1024 * 1024);
+  const chunks = 10000;
+
+  function pausedStream(url, pauseMs) {
+    const body = JSON.stringify({ model: 'mock-chat', stream: true, messages: USER, mock: { content, chunks } });
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        `${url}/v1/chat/completions`,
+        { method: 'POST', agent: false, headers: { ...AUTH, 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const parts = [];
+          res.pause(); // node stops reading the socket once its small buffer is full
+          setTimeout(() => {
+            res.on('data', (c) => parts.push(c));
+            res.resume();
+          }, pauseMs);
+          res.on('end', () => resolve({ status: res.statusCode, text: Buffer.concat(parts).toString(), aborted: false }));
+          res.on('aborted', () => resolve({ status: res.statusCode, text: Buffer.concat(parts).toString(), aborted: true }));
+          res.on('error', () => resolve({ status: res.statusCode, text: Buffer.concat(parts).toString(), aborted: true }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  test('a client that stops reading for 3 s gets the whole stream, in order; others are served meanwhile', async () => {
+    const slow = pausedStream(stack.url, 3000);
+    const openai = client(stack);
+    const latencies = [];
+    for (let i = 0; i < 5; i++) {
+      await sleep(400);
+      const t0 = Date.now();
+      const r = await openai.chat.completions.create({ model: 'mock-chat', messages: USER, mock: { chunks: 2 } });
+      latencies.push(Date.now() - t0);
+      assert.equal(r.choices[0].message.content, 'Lorem ipsum');
+    }
+    assert.ok(Math.max(...latencies) < 1500, `other requests took ${latencies} ms`);
+    const { status, text, aborted } = await slow;
+    assert.equal(status, 200);
+    assert.equal(aborted, false);
+    const events = sseData(text);
+    assert.equal(events.length, chunks + 3, 'role chunk + pieces + finish chunk + [DONE]');
+    assert.equal(events.at(-1), '[DONE]');
+    let got = '';
+    for (const e of events.slice(0, -1)) got += JSON.parse(e).choices[0].delta.content ?? '';
+    assert.equal(got.length, content.length);
+    assert.ok(got === content, 'content arrived complete and in order');
+  });
+
+  test('a client that never reads is dropped at SB_MAX_CLIENT_BUFFER, the provider call cancelled', async () => {
+    const small = await startStack(config, { ingressEnv: { SB_MAX_CLIENT_BUFFER: '65536' } });
+    try {
+      await mock.waitStats((s) => s.active === 0);
+      const before = await mock.stats();
+      //  The stream lasts ~10 s at the provider (gap 1 ms), far more than the buffers hold.
+      const body = JSON.stringify({ model: 'mock-chat', stream: true, messages: USER, mock: { content, chunks, gap_ms: 1 } });
+      const sock = net.connect(small.httpPort, '127.0.0.1');
+      sock.on('error', () => {});
+      const closed = new Promise((resolve) => sock.on('close', resolve));
+      sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      sock.pause(); // and never read
+      const stats = await mock.waitStats((s) => s.cancelled > before.cancelled && s.active === 0, 15000);
+      assert.equal(stats.completed, before.completed, 'the provider did not finish');
+      sock.destroy();
+      await closed;
+      const r = await client(small).chat.completions.create({ model: 'mock-chat', messages: USER, mock: { chunks: 1 } });
+      assert.equal(r.choices[0].message.content, 'Lorem');
+    } finally {
+      await small.stop();
+    }
+  });
+});
+
+describe('methods and paths', () => {
+  test('GET /v1/chat/completions → 405', async () => {
+    const res = await request(`${stack.url}/v1/chat/completions`, { headers: AUTH });
+    assertErrorBody(res, 405);
+  });
+
+  test('PUT /v1/chat/completions → 405', async () => {
+    assertErrorBody(await request(`${stack.url}/v1/chat/completions`, { method: 'PUT', headers: AUTH, body: '{}' }), 405);
+  });
+
+  test('405 names the allowed method (Allow: POST)', { todo: 'BUG: no Allow header on 405 (RFC 9110 §15.5.6 requires one)' }, async () => {
+    const res = await request(`${stack.url}/v1/chat/completions`, { headers: AUTH });
+    assert.equal(res.headers.allow, 'POST');
+  });
+
+  test('unknown path → 404 naming it', async () => {
+    const res = await request(`${stack.url}/v1/nothing-here`, { headers: AUTH });
+    assertErrorBody(res, 404);
+    assert.match(res.json.error.message, /\/v1\/nothing-here/);
+  });
+
+  test('POST to an unknown path → 404, connection closed (its body is not read)', async () => {
+    const res = await request(`${stack.url}/v1/embeddings`, { method: 'POST', headers: AUTH, body: { model: 'x', input: 'y' } });
+    assertErrorBody(res, 404);
+    assert.equal(res.headers.connection, 'close');
+    await normalRequestWorks();
+  });
+
+  test('HEAD /healthz → 200 without a body', { todo: 'BUG: 404 "Invalid URL (? /healthz)"' }, async () => {
+    const res = await request(`${stack.url}/healthz`, { method: 'HEAD' });
+    assert.equal(res.status, 200);
+  });
+
+  test('GET /healthz → 200 {"status":"ok"}', async () => {
+    const res = await request(`${stack.url}/healthz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, { status: 'ok' });
+  });
+
+  test('GET /readyz → 200 with config and router up', async () => {
+    const res = await request(`${stack.url}/readyz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.json, { status: 'ready', config: true, router: true });
+  });
+
+  test('one keep-alive connection carries JSON, stream, errors and JSON again', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set();
+    const one = (path, method, body) =>
+      new Promise((resolve, reject) => {
+        const req = http.request(`${stack.url}${path}`, { method, agent, headers: AUTH }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode, text }));
+        });
+        req.on('socket', (s) => sockets.add(s));
+        req.on('error', reject);
+        req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+      });
+    try {
+      const seq = [
+        ['/v1/chat/completions', 'POST', { model: 'mock-chat', messages: USER, mock: { chunks: 2 } }, 200],
+        ['/v1/chat/completions', 'POST', { model: 'mock-chat', messages: USER, stream: true, mock: { chunks: 3 } }, 200],
+        ['/v1/chat/completions', 'POST', '{bad json', 400],
+        ['/v1/chat/completions', 'POST', { model: 'nope', messages: USER }, 404],
+        ['/v1/chat/completions', 'GET', undefined, 405],
+        ['/v1/models', 'GET', undefined, 200],
+        ['/v1/chat/completions', 'POST', { model: 'mock-chat', messages: USER, mock: { chunks: 1 } }, 200],
+      ];
+      const results = [];
+      for (const [path, method, body, want] of seq) {
+        const r = await one(path, method, body);
+        assert.equal(r.status, want, `${method} ${path}: ${r.text.slice(0, 200)}`);
+        results.push(r);
+      }
+      assert.equal(JSON.parse(results[0].text).choices[0].message.content, 'Lorem ipsum');
+      assert.equal(sseData(results[1].text).at(-1), '[DONE]');
+      assert.equal(JSON.parse(results[6].text).choices[0].message.content, 'Lorem');
+      assert.equal(sockets.size, 1, 'every request went over one connection');
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+describe('/v1/models', () => {
+  test('lists the key\'s groups and their models, each once', async () => {
+    const res = await request(`${stack.url}/v1/models`, { headers: AUTH });
+    assert.equal(res.status, 200);
+    assert.equal(res.json.object, 'list');
+    const ids = res.json.data.map((m) => m.id);
+    assert.deepEqual([...ids].sort(), ['g1', 'g3', 'mock-chat', 'model-x', 'model-z'].sort());
+    assert.ok(res.json.data.every((m) => m.object === 'model' && typeof m.owned_by === 'string'));
+  });
+
+  test('another key sees only its own groups', async () => {
+    const res = await request(`${stack.url}/v1/models`, { headers: { authorization: `Bearer ${OTHER_KEY}` } });
+    assert.deepEqual(res.json.data.map((m) => m.id).sort(), ['g2', 'model-y']);
+  });
+
+  test('the SDK lists the same models; a wrong key → 401', async () => {
+    const ids = [];
+    for await (const m of client(stack).models.list()) ids.push(m.id);
+    assert.deepEqual(ids.sort(), ['g1', 'g3', 'mock-chat', 'model-x', 'model-z'].sort());
+    const res = await request(`${stack.url}/v1/models`, { headers: { authorization: 'Bearer sk-nope' } });
+    assertErrorBody(res, 401);
+  });
+
+  test('a key cannot use a model of a group it does not have', async () => {
+    const res = await post({ model: 'model-y', messages: USER });
+    assertErrorBody(res, 404);
+    const ok = await post({ model: 'model-y', messages: USER }, { authorization: `Bearer ${OTHER_KEY}` });
+    assert.equal(ok.status, 200, ok.body);
+  });
+});
