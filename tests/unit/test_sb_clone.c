@@ -243,14 +243,13 @@ main (void)
     s_send_config (s_pub, 9, true, s_config ("wrongflag")); // snapshot flag on PUB
     zmq_send (s_pub, "part1", 5, ZMQ_SNDMORE);              // multipart
     zmq_send (s_pub, "part2", 5, 0);
-    sb_msg_t metrics;
-    memset (&metrics, 0, sizeof metrics);
-    metrics.type = SB_MSG_METRICS; // a message of another type
-    metrics.metrics.service = sb_bytes_str ("x");
-    metrics.metrics.instance = sb_bytes_str ("y");
+    sb_msg_t other;
+    memset (&other, 0, sizeof other);
+    other.type = SB_MSG_CANCEL; // a valid message of another type
+    other.cancel.id = 42;
     const void *mdata;
     size_t msize;
-    CHECK (sb_msg_encode (s_writer, &metrics, &mdata, &msize) == 0);
+    CHECK (sb_msg_encode (s_writer, &other, &mdata, &msize) == 0);
     zmq_send (s_pub, mdata, msize, 0);
     CHECK (s_pump (clone, 150) == 0);
     sb_clone_stats (clone, &st);
