@@ -802,7 +802,7 @@ sb_mock_server_new (const sb_mock_server_config_t *config)
     s_knob_headers_init ();
     //  Ids derive from the request number; starting from the clock keeps them unique
     //  across restarts of the mock.
-    self->seq = (uint64_t) time (NULL) << 20;
+    self->seq = (uint64_t)time (NULL) << 20;
 
     //  Debian's lws is built with debug logging; anything below warnings costs a lot.
     lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
