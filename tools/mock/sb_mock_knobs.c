@@ -181,12 +181,9 @@ s_parse (int k, const char *value, size_t len, int64_t *out, char *err, size_t e
         return 0;
     }
     long long n = strtoll (text, &end, 10);
-    if (errno || end == text || *end || n < info->min || n > info->max) {
-        if (err && err_size > 0)
-            snprintf (err, err_size, "knob %s: expected an integer within %lld..%lld", info->name,
-                      (long long)info->min, (long long)info->max);
-        return -1;
-    }
+    if (errno || end == text || *end || n < info->min || n > info->max)
+        return s_fail (err, err_size, "knob %s: expected an integer within %lld..%lld", info->name,
+                       (long long)info->min, (long long)info->max);
     *out = n;
     return 0;
 }
