@@ -374,6 +374,19 @@ export class Stack {
     }
   }
 
+  //  Resolves once the ingress answers HTTP at all (any status).
+  async waitListening(timeoutMs = 3000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await request(`${this.url}/healthz`, { timeoutMs: 1000 });
+      } catch (err) {
+        if (Date.now() > until) throw new Error(`ingress on port ${this.httpPort} does not answer: ${err.message}`);
+      }
+      await sleep(25);
+    }
+  }
+
   //  Every service that is (still) running.
   services() {
     return [this.ingress, this.router, this.validator].filter(Boolean);
@@ -405,7 +418,18 @@ export async function startStack(config, { router = true, validator = true, ingr
       if (router) await stack.startRouter(routerEnv);
     });
     if (router && validator) await stack.startValidator();
-    await withRetries('ingress', () => stack.startIngress());
+    await withRetries('ingress', async () => {
+      await stack.startIngress();
+      try {
+        await stack.waitListening();
+      } catch (err) {
+        //  Seen once: "listening" printed, then connection refused. Retry on
+        //  another port rather than fail the whole file, but say so.
+        process.stderr.write(`e2e harness: ${err.message}; restarting the ingress\n${stack.ingress.tail(10)}\n`);
+        await stack.ingress.kill();
+        throw err;
+      }
+    });
     if (router) await stack.waitReady(200);
     return stack;
   } catch (err) {

@@ -204,6 +204,49 @@ describe('provider and gateway errors', () => {
   });
 });
 
+describe('limits', () => {
+  test('SB_MAX_INFLIGHT: one request too many → 503 at once; a slot comes back when a client leaves', async () => {
+    const s = await startStack(stack.config, { ingressEnv: { SB_MAX_INFLIGHT: '2' } });
+    try {
+      const c = client(s);
+      const acs = [new AbortController(), new AbortController()];
+      const held = acs.map((ac) =>
+        c.chat.completions.create({ model: 'mock-chat', messages: USER, mock: { hang: true } }, { signal: ac.signal }).catch((e) => e),
+      );
+      await mock.waitStats((st) => st.active >= 2, 3000);
+      const t0 = Date.now();
+      const err = await expectError(
+        () => c.chat.completions.create({ model: 'mock-chat', messages: USER }),
+        OpenAI.InternalServerError,
+        503,
+      );
+      assert.ok(Date.now() - t0 < 2000);
+      assert.equal(err.code, 'overloaded');
+      acs[0].abort();
+      await held[0];
+      await mock.waitStats((st) => st.active === 1, 3000);
+      const ok = await c.chat.completions.create({ model: 'mock-chat', messages: USER, mock: { chunks: 1 } });
+      assert.equal(ok.choices[0].message.content, 'Lorem');
+      acs[1].abort();
+      await held[1];
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a model name longer than the gateway allows → 400 that says so', { todo: 'BUG: says "you must provide a model parameter" (sb_ingress_http.c s_handle_chat, sb_json_unescape fails on > SB_MAX_NAME)' }, async () => {
+    const res = await rawError({ model: 'm'.repeat(300), messages: USER });
+    assert.equal(res.status, 400);
+    assert.doesNotMatch(res.json.error.message, /must provide a model/);
+  });
+
+  test('a model name with quotes and backslashes is escaped in the 404 body', async () => {
+    const res = await rawError({ model: 'no"such\\model', messages: USER });
+    assert.equal(res.status, 404);
+    assert.match(res.json.error.message, /no"such\\model/);
+  });
+});
+
 describe('router down', () => {
   test('ingress without a router: /readyz 503, chat 503 (InternalServerError), /healthz 200', async () => {
     const alone = await startStack(stack.config, { router: false });

@@ -161,7 +161,7 @@ describe('malformed requests', () => {
     const { data, ms } = await rawExchange(
       stack.httpPort,
       `POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
-      3000,
+      2000,
     );
     assert.match(data, /^HTTP\/1\.1 (200|411) /, `after ${ms} ms: ${JSON.stringify(data.slice(0, 200))}`);
   });
@@ -170,7 +170,7 @@ describe('malformed requests', () => {
     const { data, ms } = await rawExchange(
       stack.httpPort,
       `POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\n\r\n`,
-      3000,
+      2000,
     );
     assert.match(data, /^HTTP\/1\.1 4(00|11) /, `after ${ms} ms: ${JSON.stringify(data.slice(0, 200))}`);
   });
@@ -252,6 +252,29 @@ describe('slow readers', () => {
   });
 });
 
+describe('SSE keep-alive', () => {
+  test('an idle stream gets ": ping" comments; the SDK ignores them', async () => {
+    const s = await startStack(config, { ingressEnv: { SB_SSE_PING_MS: '200' } });
+    try {
+      const res = await request(`${s.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: AUTH,
+        body: { model: 'mock-chat', messages: USER, stream: true, mock: { chunks: 3, gap_ms: 900 } },
+      });
+      assert.equal(res.status, 200);
+      const pings = res.body.split('\n').filter((l) => l.startsWith(': ping')).length;
+      assert.ok(pings >= 3, `${pings} pings in ${res.body.length} bytes`);
+      assert.equal(sseData(res.body).at(-1), '[DONE]');
+      const stream = await client(s).chat.completions.create({ model: 'mock-chat', messages: USER, stream: true, mock: { chunks: 3, gap_ms: 500 } });
+      let text = '';
+      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      assert.equal(text, lorem(3));
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('methods and paths', () => {
   test('GET /v1/chat/completions → 405', async () => {
     const res = await request(`${stack.url}/v1/chat/completions`, { headers: AUTH });
@@ -280,7 +303,7 @@ describe('methods and paths', () => {
     await normalRequestWorks();
   });
 
-  test('HEAD /healthz → 200 without a body', { todo: 'BUG: 404 "Invalid URL (? /healthz)"' }, async () => {
+  test('HEAD /healthz → 200 without a body', { todo: 'BUG: 404 "Invalid URL (? /healthz)" with a JSON body: a body after HEAD breaks keep-alive clients' }, async () => {
     const res = await request(`${stack.url}/healthz`, { method: 'HEAD' });
     assert.equal(res.status, 200);
   });
