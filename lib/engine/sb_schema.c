@@ -10,6 +10,7 @@
 #include "sb_schema_meta.h"
 #include "sb_schema_node.h"
 #include "sb_schema_uri.h"
+#include "sb_schema_value.h"
 
 #include <assert.h>
 #include <math.h>
@@ -144,25 +145,10 @@ typedef struct {
 } s_map_t;
 
 static uint64_t
-s_mix (uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-static uint64_t
 s_map_hash (const s_map_t *map, const void *key, size_t len)
 {
-    if (map->by_pointer) return s_mix ((uint64_t)(uintptr_t)key);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= ((const unsigned char *)key)[i];
-        h *= 0x100000001b3ULL;
-    }
-    return s_mix (h);
+    if (map->by_pointer) return sb_schema_value_hash_bytes (&key, sizeof key);
+    return sb_schema_value_hash_bytes (key, len);
 }
 
 static int

@@ -47,6 +47,9 @@ typedef void (sb_schema_error_fn) (void *arg, const char *instance_pointer, cons
 
 //  Validates `instance`. Returns 1 when valid, 0 when invalid (on_error, if not NULL,
 //  is called for each failure), -1 on an internal error (depth or memory limit).
+//  -1 also covers a `pattern` whose match exceeds PCRE2's backtracking limit; errors
+//  reported before a -1 are not retracted. The strings given to on_error are valid
+//  during the call only.
 //  Error pointers: "required" and "dependentRequired" point at the object and name
 //  the missing property in the message; a `false` subschema reports the keyword
 //  that applied it ("additionalProperties" at the extra property's pointer);

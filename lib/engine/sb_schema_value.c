@@ -132,12 +132,12 @@ s_mix (uint64_t x)
     return x;
 }
 
-static uint64_t
-s_hash_bytes (const char *text, size_t len)
+uint64_t
+sb_schema_value_hash_bytes (const void *bytes, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a
     for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)text[i];
+        h ^= ((const unsigned char *)bytes)[i];
         h *= 0x100000001b3ULL;
     }
     return s_mix (h);
@@ -164,7 +164,7 @@ s_hash (const json_t *v, uint64_t *out, int depth)
             return 0;
         }
         case JSON_STRING:
-            *out = s_hash_bytes (json_string_value (v), json_string_length (v));
+            *out = sb_schema_value_hash_bytes (json_string_value (v), json_string_length (v));
             return 0;
         case JSON_ARRAY: {
             uint64_t h = 0x3333;
@@ -183,8 +183,8 @@ s_hash (const json_t *v, uint64_t *out, int depth)
             for (void *it = json_object_iter (obj); it; it = json_object_iter_next (obj, it)) {
                 uint64_t value;
                 if (s_hash (json_object_iter_value (it), &value, depth + 1) != 0) return -1;
-                uint64_t key =
-                    s_hash_bytes (json_object_iter_key (it), json_object_iter_key_len (it));
+                uint64_t key = sb_schema_value_hash_bytes (json_object_iter_key (it),
+                                                           json_object_iter_key_len (it));
                 h += s_mix (key ^ (value * 0x9e3779b97f4a7c15ULL));
             }
             *out = s_mix (h);

@@ -34,6 +34,10 @@ int sb_schema_value_equal (const json_t *a, const json_t *b);
 //  exceeds SB_SCHEMA_VALUE_MAX_DEPTH.
 int sb_schema_value_hash (const json_t *value, uint64_t *hash);
 
+//  A 64-bit hash of `len` bytes (FNV-1a with a final mix), also used by the
+//  compiler's maps.
+uint64_t sb_schema_value_hash_bytes (const void *bytes, size_t len);
+
 //  Checks an array for duplicate items. Returns 1 when all are distinct, 0 when
 //  two are equal (their indexes, first < second, go to *first and *second),
 //  -1 on nesting too deep or out of memory.
