@@ -104,7 +104,7 @@ class Service {
 //  Starts `bin` and resolves once a stdout line matches `ready`. Rejects (with what the
 //  process printed) when it exits first or `timeoutMs` passes.
 export function startService(name, bin, { args = [], env = {}, ready, timeoutMs = 10000 } = {}) {
-  const file = path.join(BIN_DIR, bin);
+  const file = path.isAbsolute(bin) ? bin : path.join(BIN_DIR, bin);
   if (!fs.existsSync(file)) {
     return Promise.reject(
       new Error(`${file} does not exist: build it, or set SB_BIN_DIR to the directory holding it`),
@@ -293,6 +293,7 @@ export class Stack {
     this.router = null;
     this.validator = null;
     this.ingress = null;
+    this.logger = null;
   }
 
   get url() {
@@ -374,6 +375,21 @@ export class Stack {
     }
   }
 
+  //  The logger, bound where the router pushes (SB_LOGGER_ENDPOINT), writing to Redis
+  //  at `redisUrl`, spooling under this stack's temp dir.
+  async startLogger(redisUrl, extraEnv = {}) {
+    this.logger = await startService('logger', 'sb-logger', {
+      env: {
+        SB_LOGGER_BIND: `tcp://127.0.0.1:${this.loggerPort}`,
+        SB_REDIS_URL: redisUrl,
+        SB_DATA_DIR: path.join(this.dir, 'data'),
+        ...extraEnv,
+      },
+      ready: /^logger: pulling on /,
+    });
+    return this.logger;
+  }
+
   //  Resolves once the ingress answers HTTP at all (any status).
   async waitListening(timeoutMs = 3000) {
     const until = Date.now() + timeoutMs;
@@ -389,7 +405,7 @@ export class Stack {
 
   //  Every service that is (still) running.
   services() {
-    return [this.ingress, this.router, this.validator].filter(Boolean);
+    return [this.ingress, this.router, this.validator, this.logger].filter(Boolean);
   }
 
   //  What each service printed, for a failure message.
@@ -438,6 +454,37 @@ export async function startStack(config, { router = true, validator = true, ingr
     err.message += `\n${logs}`;
     throw err;
   }
+}
+
+//  ---------------------------------------------------------------------------------
+//  Redis (for the logging tests), when redis-server is installed
+
+export function findExecutable(name) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const file = path.join(dir, name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+//  A throwaway redis-server (no persistence) on `port` (a free one by default).
+export async function startRedis(port) {
+  const bin = findExecutable('redis-server');
+  if (!bin) throw new Error('redis-server not found');
+  return withRetries('redis-server', async () => {
+    const p = port || (await freePort());
+    const svc = await startService('redis', bin, {
+      args: ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      ready: /Ready to accept connections/,
+    });
+    svc.port = p;
+    return svc;
+  });
 }
 
 //  ---------------------------------------------------------------------------------
