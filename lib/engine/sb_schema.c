@@ -1273,6 +1273,8 @@ sb_schema_destroy (sb_schema_t **self_p)
         free (self->blocks);
         self->blocks = next;
     }
+    sb_regex_scratch_t *spare = atomic_exchange (&self->spare_scratch, NULL);
+    sb_regex_scratch_destroy (&spare);
     json_decref (self->loaded);
     json_decref (self->doc);
     free (self);

@@ -9,6 +9,7 @@
 #include "sb_regex.h"
 #include "sb_schema.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -147,6 +148,10 @@ struct _sb_schema_t {
     sb_schema_node_t *root; // never NULL
     sb_schema_block_t *blocks;
     sb_schema_regex_link_t *regexes;
+    //  A regex match block kept between validations so that the steady state
+    //  allocates nothing; taken and returned atomically, so concurrent
+    //  validations simply allocate their own.
+    _Atomic (sb_regex_scratch_t *) spare_scratch;
 };
 
 #endif

@@ -1,7 +1,8 @@
 /*  sb_schema_validate — evaluates compiled schema nodes against an instance.
     One pass over instance and nodes: no schema parsing, no allocation on the
     common path (annotation marks for unevaluated* live on the stack up to 128
-    items or properties; a regex match state is created once per validation).
+    items or properties; the regex match block is kept in the schema between
+    validations).
     Annotations (which properties / items were evaluated) are collected only
     below a node that has unevaluatedProperties / unevaluatedItems.  */
 
@@ -35,7 +36,8 @@ typedef struct {
     size_t steps; // evaluations so far
     size_t path_len;
     size_t scope_len;
-    sb_regex_scratch_t *scratch; // created on the first regex match
+    sb_schema_t *schema;
+    sb_regex_scratch_t *scratch; // taken or created on the first regex match
     json_t *name;                // reused string instance for propertyNames
     s_segment_t path[SB_SCHEMA_MAX_DEPTH + 2];
     const sb_schema_resource_t *scope[SB_SCHEMA_MAX_DEPTH + 2]; // the dynamic scope
@@ -285,7 +287,10 @@ s_eval_number (s_ctx_t *ctx, const sb_schema_node_t *node, const json_t *instanc
 static int
 s_search (s_ctx_t *ctx, const sb_regex_t *regex, const char *text, size_t len)
 {
-    if (!ctx->scratch && !(ctx->scratch = sb_regex_scratch_new ())) return -1;
+    if (!ctx->scratch) {
+        ctx->scratch = atomic_exchange (&ctx->schema->spare_scratch, NULL);
+        if (!ctx->scratch && !(ctx->scratch = sb_regex_scratch_new ())) return -1;
+    }
     return sb_regex_search (regex, text, len, ctx->scratch);
 }
 
@@ -787,9 +792,13 @@ sb_schema_validate (sb_schema_t *self, const json_t *instance, sb_schema_error_f
     ctx.steps = 0;
     ctx.path_len = 0;
     ctx.scope_len = 0;
+    ctx.schema = self;
     ctx.scratch = NULL;
     ctx.name = NULL;
     int rc = s_eval (&ctx, self->root, instance, NULL, "false");
+    sb_regex_scratch_t *empty = NULL;
+    if (ctx.scratch && atomic_compare_exchange_strong (&self->spare_scratch, &empty, ctx.scratch))
+        ctx.scratch = NULL;
     sb_regex_scratch_destroy (&ctx.scratch);
     json_decref (ctx.name);
     return rc;
