@@ -55,8 +55,9 @@ typedef void (sb_schema_error_fn) (void *arg, const char *instance_pointer, cons
 //  that applied it ("additionalProperties" at the extra property's pointer);
 //  failures inside anyOf / oneOf / not / if / contains / propertyNames are summed up
 //  as one error of that keyword. Without on_error, evaluation stops at the first
-//  failure. A compiled schema is not modified by validation: several threads may
-//  validate with one sb_schema_t at the same time.
+//  failure. Validation changes nothing in a compiled schema but an atomic slot
+//  for a spare regex match block: several threads may validate with one
+//  sb_schema_t at the same time.
 int sb_schema_validate (sb_schema_t *self, const json_t *instance, sb_schema_error_fn *on_error,
                         void *arg);
 
