@@ -15,3 +15,17 @@ if (TARGET sb-admin AND TARGET sb-clone-watch)
               WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
     set_tests_properties (admin_api PROPERTIES TIMEOUT 120 LABELS e2e SKIP_RETURN_CODE 77)
 endif ()
+# The REST semantics (sb_admin_api over an in-memory store) under arbitrary requests.
+if (TARGET sbcommon AND TARGET sb-admin)
+    set (_sb_admin_dir ${CMAKE_SOURCE_DIR}/services/admin)
+    sb_add_fuzz (fuzz_admin_api
+                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/admin/fuzz_admin_api.c
+                         ${_sb_admin_dir}/sb_admin_api.c ${_sb_admin_dir}/sb_admin_store.c
+                 LIBS sbcommon PkgConfig::SQLITE PkgConfig::JANSSON PkgConfig::OPENSSL
+                 CORPUS tests/admin/corpus/fuzz_admin_api)
+    target_include_directories (fuzz_admin_api PRIVATE ${_sb_admin_dir})
+    if (SB_ADMIN_SCHEMA AND TARGET sbengine)
+        target_link_libraries (fuzz_admin_api PRIVATE sbengine)
+        target_compile_definitions (fuzz_admin_api PRIVATE SB_ADMIN_HAVE_SCHEMA)
+    endif ()
+endif ()

@@ -4,9 +4,10 @@
     Admin republishes its state every second at the current seq, which serves as
     the heartbeat that staleness is measured against.
 
-    Wire: admin's PUB sends one-frame SB_MSG_CONFIG {seq, snapshot=false, data};
-    a snapshot request is SB_MSG_CONFIG {seq = ours, snapshot=true, data empty}
-    on the DEALER, answered by SB_MSG_CONFIG {seq, snapshot=true, data}.  */
+    Wire: admin's PUB sends one-frame SB_MSG_CONFIG {seq, snapshot=false, data}
+    (the republish of a large config leaves data empty: a bare heartbeat); a
+    snapshot request is SB_MSG_CONFIG {seq = ours, snapshot=true, data empty} on
+    the DEALER, answered by SB_MSG_CONFIG {seq, snapshot=true, data}.  */
 
 #include "sb_clone.h"
 #include "sb_clock.h"
@@ -432,11 +433,17 @@ s_on_update (sb_clone_t *self, const sb_config_update_t *m, uint64_t now, sb_con
         return;
     }
     self->last_rx_us = now;
-    //  While waiting for a snapshot, updates are dropped: the snapshot reply (or the
-    //  next republish, within a second) carries the same full state.
+    //  While waiting for a snapshot, updates are dropped: the snapshot reply carries
+    //  the state, and anything newer shows up in the next republish (within a
+    //  second) as seq == current + 1.
     if (self->state != S_LIVE) return;
     if (m->seq == self->seq) {
         self->stats.heartbeats++;
+    } else if (m->data.size == 0 && m->seq > self->seq) {
+        //  A heartbeat without the state (admin sends those for large configs)
+        //  numbered past ours: we missed an update.
+        self->stats.gaps++;
+        s_request_snapshot (self, now);
     } else if (m->seq == self->seq + 1) {
         sb_config_t *config = s_accept (self, m);
         if (config) {

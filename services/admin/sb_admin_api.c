@@ -767,12 +767,18 @@ s_settings (sb_admin_api_t *self, sb_admin_method_t method, const char *name, co
     bool put = method == SB_ADMIN_PUT, patch = method == SB_ADMIN_PATCH;
     if (!put && !(patch && !name))
         return s_fail (e, 405, "method_not_allowed", NULL, "Method not allowed here");
+    //  The name first: it comes from the path (any bytes), not from parsed JSON.
+    if (name && s_check_setting (name, json_true (), e)) return -1;
     json_t *given = s_parse_body (body, len, e);
     if (!given) return -1;
     int rc = -1;
     //  PUT /settings/{name} takes {"value": v}; PUT /settings replaces all of them,
     //  PATCH /settings merges (null removes a setting).
     json_t *changes = name ? json_pack ("{s:O?}", name, json_object_get (given, "value")) : given;
+    if (!changes) {
+        s_fail (e, 500, "internal_error", NULL, "Out of memory");
+        goto cleanup;
+    }
     if (name && !json_object_get (given, "value")) {
         s_fail (e, 400, "missing_field", "value", "value is required");
         goto cleanup;
@@ -915,13 +921,56 @@ fail:
     return -1;
 }
 
+//  Copies text into buf with every byte that is not part of a valid UTF-8
+//  sequence replaced by '?': messages quote request paths, which are arbitrary
+//  bytes, and may be cut in the middle of a character.
+static const char *
+s_utf8_clean (const char *text, char *buf, size_t size)
+{
+    size_t n = 0, len = strlen (text);
+    for (size_t i = 0; i < len && n + 1 < size;) {
+        unsigned char c = (unsigned char)text[i];
+        size_t k = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
+        bool ok = k > 0 && i + k <= len && n + k < size;
+        for (size_t j = 1; ok && j < k; j++)
+            ok = ((unsigned char)text[i + j] & 0xc0) == 0x80;
+        //  Overlong forms, surrogates and values past U+10FFFF are invalid too.
+        if (ok && k == 2) ok = c >= 0xc2;
+        if (ok && k == 3) {
+            unsigned char c1 = (unsigned char)text[i + 1];
+            ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+        }
+        if (ok && k == 4) {
+            unsigned char c1 = (unsigned char)text[i + 1];
+            ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+        }
+        if (!ok) {
+            buf[n++] = '?';
+            i++;
+            continue;
+        }
+        memcpy (buf + n, text + i, k);
+        n += k;
+        i += k;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 void
 sb_admin_api_error_reply (sb_admin_reply_t *reply, int status, const char *message,
                           const char *code, const char *param)
 {
-    json_t *body = json_pack ("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", message, "type",
-                              sb_oai_error_type (status), "code", code, "param",
-                              param && *param ? param : NULL);
+    char clean_message[1024], clean_param[256];
+    s_utf8_clean (message, clean_message, sizeof clean_message);
+    s_utf8_clean (param ? param : "", clean_param, sizeof clean_param);
+    json_t *body = json_pack ("{s:{s:s, s:s, s:s, s:s?}}", "error", "message", clean_message,
+                              "type", sb_oai_error_type (status), "code", code, "param",
+                              *clean_param ? clean_param : NULL);
     reply->status = status;
     reply->body = body ? json_dumps (body, JSON_COMPACT) : NULL;
     reply->len = reply->body ? strlen (reply->body) : 0;

@@ -17,6 +17,10 @@
 #define S_ROUTER_HWM  256  // replies queued per client at most (one is outstanding)
 #define S_MAX_REQUEST 4096 // snapshot requests are a few bytes; bigger peers are cut off
 #define S_DRAIN_MAX   256  // requests answered per drain call
+//  Republishing the whole state every second is cheap for a few hundred KB; past
+//  that the heartbeat carries only the seq, and a subscriber that finds it missed
+//  an update asks for a snapshot.
+#define S_REPUBLISH_FULL_MAX (256u << 10)
 
 typedef struct {
     void *data;
@@ -31,6 +35,7 @@ struct _sb_admin_clone_t {
     uint64_t seq;
     s_frame_t update;   // SB_MSG_CONFIG {seq, snapshot=false, data}
     s_frame_t snapshot; // SB_MSG_CONFIG {seq, snapshot=true, data}
+    s_frame_t beat;     // what the 1 s republish sends: update, or {seq, false, ""}
     sb_msg_writer_t *writer;
     sb_admin_clone_stats_t stats;
 };
@@ -86,6 +91,7 @@ sb_admin_clone_destroy (sb_admin_clone_t **self_p)
     if (self->router) zmq_close (self->router);
     free (self->update.data);
     free (self->snapshot.data);
+    free (self->beat.data);
     sb_msg_writer_destroy (&self->writer);
     free (self);
     *self_p = NULL;
@@ -112,11 +118,11 @@ s_encode (sb_admin_clone_t *self, uint64_t seq, bool snapshot, const char *json,
 }
 
 static void
-s_publish (sb_admin_clone_t *self)
+s_send (sb_admin_clone_t *self, const s_frame_t *frame)
 {
     //  PUB never blocks: at the high-water mark it drops for that subscriber,
     //  which then sees a gap and asks for a snapshot.
-    if (self->update.size) zmq_send (self->pub, self->update.data, self->update.size, ZMQ_DONTWAIT);
+    if (frame->size) zmq_send (self->pub, frame->data, frame->size, ZMQ_DONTWAIT);
 }
 
 int
@@ -124,29 +130,40 @@ sb_admin_clone_set (sb_admin_clone_t *self, uint64_t seq, const char *json, size
 {
     //  Clients refuse configs over SB_CLONE_MAX_CONFIG; so does the source.
     if (len > SB_CLONE_MAX_CONFIG) return -1;
-    s_frame_t update = {0}, snapshot = {0};
-    if (s_encode (self, seq, false, json, len, &update) ||
-        s_encode (self, seq, true, json, len, &snapshot)) {
+    s_frame_t update = {0}, snapshot = {0}, beat = {0};
+    bool ok = s_encode (self, seq, false, json, len, &update) == 0 &&
+              s_encode (self, seq, true, json, len, &snapshot) == 0;
+    if (ok && len > S_REPUBLISH_FULL_MAX)
+        ok = s_encode (self, seq, false, "", 0, &beat) == 0;
+    else if (ok && (beat.data = malloc (update.size)) != NULL) { // the beat is the update
+        memcpy (beat.data, update.data, update.size);
+        beat.size = update.size;
+    } else
+        ok = false;
+    if (!ok) {
         free (update.data);
         free (snapshot.data);
+        free (beat.data);
         return -1;
     }
     free (self->update.data);
     free (self->snapshot.data);
+    free (self->beat.data);
     self->update = update;
     self->snapshot = snapshot;
+    self->beat = beat;
     self->seq = seq;
     self->stats.updates++;
-    s_publish (self);
+    s_send (self, &self->update);
     return 0;
 }
 
 void
 sb_admin_clone_republish (sb_admin_clone_t *self)
 {
-    if (!self->update.size) return;
+    if (!self->beat.size) return;
     self->stats.republished++;
-    s_publish (self);
+    s_send (self, &self->beat);
 }
 
 void

@@ -213,6 +213,13 @@ s_on_http (s_conn_t *conn, const char *path)
                   SB_ADMIN_MAX_BODY);
         return s_respond_error (conn, 413, msg, "request_too_large");
     }
+    if (has_body && declared == 0 &&
+        lws_hdr_total_length (conn->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        //  lws 4.1 does not decode chunked request bodies: ask for a length.
+        conn->close_after = true;
+        return s_respond_error (conn, 411, "Send the body with a Content-Length.",
+                                "length_required");
+    }
     if (has_body && declared > 0) {
         conn->state = S_BODY; // answered at LWS_CALLBACK_HTTP_BODY_COMPLETION
         return 0;
