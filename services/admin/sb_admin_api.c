@@ -182,7 +182,7 @@ s_norm_channel (json_t *doc, s_change_t *change, s_err_t *e)
     const json_t *key = json_object_get (doc, "api_key");
     if (key && !json_is_null (key) && !json_is_string (key))
         return s_fail (e, 400, "invalid_type", "api_key", "api_key must be a string");
-    if (change->old) {
+    if (change->old && json_is_string (json_object_get (change->old, "api_key"))) {
         //  Absent, or sent back in its masked form (GET, edit, PUT): keep the stored
         //  key. To remove it, send "".
         const char *old_key = s_str (change->old, "api_key", "");
