@@ -66,8 +66,12 @@ const count = async (m) => (await m.stats()).requests;
 describe('failover before the first byte', () => {
   test('JSON: first channel 500s, second serves; both were tried, once each', async () => {
     for (let i = 1; i <= 2; i++) {
-      const r = await openai.chat.completions.create({ model: 'fo-model', messages: USER, mock: { chunks: 3 } });
+      const { data: r, response } = await openai.chat.completions
+        .create({ model: 'fo-model', messages: USER, mock: { chunks: 3 } })
+        .withResponse();
       assert.equal(r.choices[0].message.content, lorem(3));
+      assert.equal(response.headers.get('x-switchboard-channel'), 'good');
+      assert.equal(response.headers.get('x-switchboard-attempts'), '2');
       assert.equal(await count(bad), i, 'the failing channel was tried first');
       assert.equal(await count(good), i, 'the healthy channel answered');
     }
