@@ -35,8 +35,10 @@ function killAllSync() {
   live.clear();
 }
 process.on('exit', killAllSync);
-for (const sig of ['SIGINT', 'SIGTERM']) {
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
+    //  Say so: a test run cut short by a signal looks like a crash otherwise.
+    process.stderr.write(`e2e harness: got ${sig}; stopping ${live.size} services\n`);
     killAllSync();
     process.exit(130);
   });

@@ -6,7 +6,7 @@ import { after, before, beforeEach, test } from 'node:test';
 
 import OpenAI from 'openai';
 
-import { KEY, USER, client } from '../lib/fixtures.mjs';
+import { KEY, USER, WEATHER_TOOL, client } from '../lib/fixtures.mjs';
 import { makeConfig, sleep, startMock, startStack } from '../lib/stack.mjs';
 
 let mock, stack, openai;
@@ -17,8 +17,11 @@ before(async () => {
     makeConfig({
       mock,
       channels: [{ name: 'mock-a' }],
-      groups: [{ name: 'g', channels: ['mock-a'], models: ['mock-chat'] }],
-      keys: [{ name: 'e2e', key: KEY, model_groups: ['g'] }],
+      groups: [
+        { name: 'g', channels: ['mock-a'], models: ['mock-chat'] },
+        { name: 'v', channels: ['mock-a'], models: ['v-model'], enable_tool_validation: true, tool_validation_mode: 'auto_fix' },
+      ],
+      keys: [{ name: 'e2e', key: KEY, model_groups: ['g', 'v'] }],
     }),
   );
   openai = client(stack);
@@ -121,6 +124,24 @@ test('abort of a slow JSON (non-stream) request cancels too', async () => {
   const t0 = Date.now();
   ac.abort();
   await assert.rejects(p, OpenAI.APIUserAbortError);
+  const took = await cancelSeen(t0);
+  assert.ok(took < 2000, `provider saw the cancel after ${took} ms`);
+});
+
+test('abort while the router holds a streamed tool call for validation cancels too', async () => {
+  const ac = new AbortController();
+  const p = (async () => {
+    const stream = await openai.chat.completions.create(
+      { model: 'v-model', messages: USER, tools: [WEATHER_TOOL], stream: true, mock: { tool: 'valid', chunks: 30, gap_ms: 100 } },
+      { signal: ac.signal },
+    );
+    for await (const _ of stream);
+  })();
+  await mock.waitStats((s) => s.active === 1, 3000, 20);
+  await sleep(500); // some argument deltas are held by now
+  const t0 = Date.now();
+  ac.abort();
+  await p.catch(() => {});
   const took = await cancelSeen(t0);
   assert.ok(took < 2000, `provider saw the cancel after ${took} ms`);
 });
