@@ -258,6 +258,39 @@ s_parse_group (sb_config_t *self, const json_t *g, sb_group_t *grp, size_t index
     uint32_t attempts = 3;
     if (s_uint (g, "max_attempts", &attempts, 16, where, err, err_size)) return -1;
     grp->max_attempts = attempts ? attempts : 1;
+    grp->cb_failure_threshold = grp->cb_window_size = grp->cb_window_min_requests = -1;
+    grp->cb_error_ratio = -1;
+    const json_t *cb = json_object_get (g, "circuit_breaker");
+    if (cb) {
+        uint32_t v;
+        if (!json_is_object (cb))
+            return s_error (err, err_size, "%s.circuit_breaker must be an object", where);
+        char cbwhere[360];
+        snprintf (cbwhere, sizeof cbwhere, "%s.circuit_breaker", where);
+        if (json_object_get (cb, "failure_threshold")) {
+            if (s_uint (cb, "failure_threshold", &v, 1000, cbwhere, err, err_size)) return -1;
+            grp->cb_failure_threshold = (int)v;
+        }
+        if (json_object_get (cb, "window_size")) {
+            if (s_uint (cb, "window_size", &v, 64, cbwhere, err, err_size)) return -1;
+            grp->cb_window_size = (int)v;
+        }
+        if (json_object_get (cb, "window_min_requests")) {
+            if (s_uint (cb, "window_min_requests", &v, 64, cbwhere, err, err_size)) return -1;
+            grp->cb_window_min_requests = (int)v;
+        }
+        const json_t *ratio = json_object_get (cb, "error_ratio");
+        if (ratio) {
+            if (!json_is_number (ratio) || json_number_value (ratio) <= 0 ||
+                json_number_value (ratio) > 1)
+                return s_error (err, err_size, "%s.error_ratio must be in (0, 1]", cbwhere);
+            grp->cb_error_ratio = json_number_value (ratio);
+        }
+        if (s_uint (cb, "cooldown_ms", &grp->cb_cooldown_ms, 3600000, cbwhere, err, err_size) ||
+            s_uint (cb, "cooldown_max_ms", &grp->cb_cooldown_max_ms, 3600000, cbwhere, err,
+                    err_size))
+            return -1;
+    }
     const json_t *fo = json_object_get (g, "failover_on");
     if (fo) {
         if (!json_is_array (fo) || json_array_size (fo) > 32)

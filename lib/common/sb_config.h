@@ -68,6 +68,11 @@ typedef struct {
     //  408, 429 and every 5xx. Transport errors and timeouts always fail over.
     uint16_t failover_on[32];
     size_t failover_on_count; // 0 = the default rule
+    //  circuit_breaker: per-channel breaker settings of this group (-1 / 0 = the
+    //  router's defaults, see sb_breaker.h)
+    int cb_failure_threshold, cb_window_size, cb_window_min_requests;
+    double cb_error_ratio;
+    uint32_t cb_cooldown_ms, cb_cooldown_max_ms;
 } sb_group_t;
 
 typedef struct {

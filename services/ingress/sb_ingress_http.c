@@ -288,8 +288,17 @@ sb_ingress_on_end (sb_conn_t *conn, const sb_end_t *end)
 {
     s_release (conn);
     if (conn->state == S_ROUTED) {
+        //  Which channel answered, after how many attempts: for clients and tests.
+        char extra[SB_MAX_TEXT + SB_MAX_NAME + 96];
+        int n = snprintf (extra, sizeof extra, "%.*sx-switchboard-attempts: %llu\r\n",
+                          (int)end->headers.size, end->headers.data ? end->headers.data : "",
+                          (unsigned long long)end->attempts);
+        if (end->channel.size && n > 0 && (size_t)n < sizeof extra)
+            n += snprintf (extra + n, sizeof extra - (size_t)n, "x-switchboard-channel: %.*s\r\n",
+                           (int)end->channel.size, end->channel.data);
+        if (n < 0 || (size_t)n >= sizeof extra) n = 0;
         s_respond (conn, (int)end->status, "application/json", end->body.data, end->body.size,
-                   end->headers.data, end->headers.size);
+                   extra, (size_t)n);
         return;
     }
     if (conn->state != S_STREAMING) return;

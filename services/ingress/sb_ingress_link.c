@@ -24,6 +24,7 @@ sb_ingress_link_start (void)
 {
     sb_ingress_t *self = &sb_ingress;
     self->zmq_ctx = zmq_ctx_new ();
+    zmq_ctx_set (self->zmq_ctx, ZMQ_BLOCKY, 0); // shutting down never waits on peers
     self->router = zmq_socket (self->zmq_ctx, ZMQ_DEALER);
     if (!self->router) return -1;
     //  IMMEDIATE: never queue requests for a router that isn't connected, so a
@@ -71,6 +72,9 @@ sb_ingress_link_stop (void)
     sb_ingress_t *self = &sb_ingress;
     if (self->router) zmq_close (self->router);
     self->router = NULL;
+    if (self->metrics_pub) zmq_close (self->metrics_pub);
+    self->metrics_pub = NULL;
+    sb_metrics_destroy (&self->metrics);
     if (self->zmq_ctx) zmq_ctx_term (self->zmq_ctx);
     self->zmq_ctx = NULL;
 }

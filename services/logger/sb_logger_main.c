@@ -305,6 +305,7 @@ main (int argc, char **argv)
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
     void *ctx = zmq_ctx_new ();
+    zmq_ctx_set (ctx, ZMQ_BLOCKY, 0); // shutting down never waits on peers
     void *pull = zmq_socket (ctx, ZMQ_PULL);
     int zero = 0, hwm = 100000;
     zmq_setsockopt (pull, ZMQ_LINGER, &zero, sizeof zero);

@@ -268,6 +268,7 @@ main (int argc, char **argv)
     if (s_build_channels () != 0) return 1;
 
     self->zmq_ctx = zmq_ctx_new ();
+    zmq_ctx_set (self->zmq_ctx, ZMQ_BLOCKY, 0); // shutting down never waits on peers
     self->frontend = zmq_socket (self->zmq_ctx, ZMQ_ROUTER);
     int one = 1, zero = 0, sndhwm = 200000, rcvhwm = 20000;
     int hb_ivl = 1000, hb_timeout = 3000;

@@ -192,7 +192,25 @@ s_build_pickers (void)
         const sb_group_t *group = sb_config_group (config, g);
         sb_lb_strategy_t strategy = SB_LB_ROUND_ROBIN;
         sb_lb_strategy_from_name (group->strategy, &strategy);
-        s_pickers[g] = sb_picker_new (strategy, 0x5eed0000u + g, NULL);
+        sb_picker_config_t pc;
+        sb_picker_config_default (&pc);
+        if (group->cb_failure_threshold >= 0)
+            pc.breaker.failure_threshold = group->cb_failure_threshold;
+        if (group->cb_window_size >= 0) pc.breaker.window_size = group->cb_window_size;
+        if (group->cb_window_min_requests >= 0)
+            pc.breaker.window_min_requests = group->cb_window_min_requests;
+        if (group->cb_error_ratio > 0) pc.breaker.error_ratio = group->cb_error_ratio;
+        if (group->cb_cooldown_ms) pc.breaker.cooldown_ms = group->cb_cooldown_ms;
+        if (group->cb_cooldown_max_ms) pc.breaker.cooldown_max_ms = group->cb_cooldown_max_ms;
+        if (pc.breaker.cooldown_max_ms < pc.breaker.cooldown_ms)
+            pc.breaker.cooldown_max_ms = pc.breaker.cooldown_ms;
+        char perr[128];
+        if (sb_picker_config_check (&pc, perr, sizeof perr) != 0) {
+            fprintf (stderr, "router: group %s: circuit_breaker: %s; using defaults\n", group->name,
+                     perr);
+            sb_picker_config_default (&pc);
+        }
+        s_pickers[g] = sb_picker_new (strategy, 0x5eed0000u + g, &pc);
         for (size_t i = 0; i < group->channel_count && i < 64; i++) {
             const sb_channel_t *ch = sb_config_channel (config, group->channels[i]);
             if (sb_picker_add_channel (s_pickers[g], ch->name, ch->weight, ch->priority) >= 0)

@@ -162,6 +162,7 @@ main (int argc, char **argv)
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
     s_ctx = zmq_ctx_new ();
+    zmq_ctx_set (s_ctx, ZMQ_BLOCKY, 0); // shutting down never waits on peers
     pthread_t tids[64];
     s_thread_arg_t args[64];
     for (long i = 0; i < threads; i++) {
