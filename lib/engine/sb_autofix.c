@@ -161,20 +161,23 @@ s_type_name (sb_jval_type_t t)
     return names[t];
 }
 
-//  Validates the tree. Returns 1 valid, 0 invalid (errors added), -1 failure
-//  (error added).
+//  Validates the tree: 1 valid, 0 invalid, -1 failure (error added). Errors are
+//  collected only on request: the messages cost more than the check, and only the
+//  last verdict's are reported.
 static int
-s_validate (sb_autofix_report_t *self, sb_schema_t *schema, const sb_jval_t *root)
+s_validate (sb_autofix_report_t *self, sb_schema_t *schema, const json_t *instance, int collect)
 {
-    json_t *instance = sb_jval_to_jansson (root);
-    if (!instance) {
-        s_add_error (self, "", "syntax", "a number is out of range (or memory ran out)");
-        return -1;
-    }
-    int rc = sb_schema_validate (schema, instance, s_on_error, self);
-    json_decref (instance);
+    int rc = sb_schema_validate (schema, instance, collect ? s_on_error : NULL, self);
     if (rc < 0) s_add_error (self, "", "limit", "the validator gave up (depth or memory limit)");
     return rc;
+}
+
+static json_t *
+s_instance (sb_autofix_report_t *self, const sb_jval_t *root)
+{
+    json_t *instance = sb_jval_to_jansson (root);
+    if (!instance) s_add_error (self, "", "syntax", "a number is out of range (or memory ran out)");
+    return instance;
 }
 
 static int
@@ -219,17 +222,22 @@ s_run (sb_autofix_report_t *self, const char *args, size_t len, sb_schema_t *sch
         s_add_error (self, "", "type", err);
         goto done;
     }
-    int rc = s_validate (self, schema, root);
+    json_t *instance = s_instance (self, root);
+    if (!instance) goto done;
+    int rc = s_validate (self, schema, instance, 0);
     if (rc == 0 && !strict) {
         //  Coerce only what the schema rejects, then judge the result afresh.
         int n = sb_coerce_apply (doc, root, sb_schema_document (schema), s_on_fix, self);
         if (n < 0)
             self->oom = 1;
         else if (n > 0) {
-            s_clear_errors (self);
-            rc = s_validate (self, schema, root);
+            json_decref (instance);
+            instance = s_instance (self, root);
+            rc = instance ? s_validate (self, schema, instance, 0) : -1;
         }
     }
+    if (rc == 0) s_validate (self, schema, instance, 1);
+    json_decref (instance);
     if (rc != 1) goto done;
     self->valid = 1;
     if (self->fix_total == 0) {
@@ -376,13 +384,108 @@ sb_autofix_report_json (const sb_autofix_report_t *self)
                       fixes, "errors", errors);
 }
 
+//  A growable text buffer for the report (bounded: the report holds at most
+//  SB_AUTOFIX_MAX_REPORTED fixes and errors of bounded length, and the arguments).
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int oom;
+} s_text_t;
+
+static void
+s_put (s_text_t *t, const char *s, size_t n)
+{
+    if (t->oom) return;
+    if (t->cap - t->len <= n) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap - t->len <= n)
+            cap *= 2;
+        char *d = realloc (t->data, cap);
+        if (!d) {
+            t->oom = 1;
+            return;
+        }
+        t->data = d;
+        t->cap = cap;
+    }
+    memcpy (t->data + t->len, s, n);
+    t->len += n;
+    t->data[t->len] = 0;
+}
+
+static void
+s_put_cstr (s_text_t *t, const char *s)
+{
+    s_put (t, s, strlen (s));
+}
+
+//  A JSON string: escapes '"', '\\' and control characters, as json_dumps does.
+static void
+s_put_string (s_text_t *t, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    s_put (t, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        s_put (t, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        const char *two = c == '"'    ? "\\\""
+                          : c == '\\' ? "\\\\"
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                          : c == '\b' ? "\\b"
+                          : c == '\f' ? "\\f"
+                                      : NULL;
+        if (two)
+            s_put (t, two, 2);
+        else
+            s_put (t, esc, 6);
+    }
+    s_put (t, s + run, n - run);
+    s_put (t, "\"", 1);
+}
+
 char *
 sb_autofix_report_to_json (const sb_autofix_report_t *self, size_t *len)
 {
-    json_t *j = sb_autofix_report_json (self);
-    if (!j) return NULL;
-    char *text = json_dumps (j, JSON_COMPACT);
-    json_decref (j);
-    if (text && len) *len = strlen (text);
-    return text;
+    assert (self);
+    //  Written by hand rather than through jansson: it is on every call's path and
+    //  costs several times less this way (same bytes as json_dumps compact).
+    s_text_t t = {NULL, 0, 0, 0};
+    s_put_cstr (&t,
+                self->valid ? "{\"valid\":true,\"arguments\":" : "{\"valid\":false,\"arguments\":");
+    if (self->arguments)
+        s_put_string (&t, self->arguments, self->arguments_len);
+    else
+        s_put_cstr (&t, "null");
+    s_put_cstr (&t, ",\"fixes\":[");
+    for (size_t i = 0; i < self->nfixes; i++) {
+        s_put_cstr (&t, i ? ",{\"kind\":\"" : "{\"kind\":\"");
+        s_put_cstr (&t, sb_fix_kind_name (self->fixes[i].kind));
+        s_put_cstr (&t, "\",\"path\":");
+        s_put_string (&t, self->fixes[i].path, strlen (self->fixes[i].path));
+        s_put_cstr (&t, "}");
+    }
+    s_put_cstr (&t, "],\"errors\":[");
+    for (size_t i = 0; i < self->nerrors; i++) {
+        const s_error_t *e = &self->errors[i];
+        s_put_cstr (&t, i ? ",{\"path\":" : "{\"path\":");
+        s_put_string (&t, e->path, strlen (e->path));
+        s_put_cstr (&t, ",\"keyword\":");
+        s_put_string (&t, e->keyword, strlen (e->keyword));
+        s_put_cstr (&t, ",\"message\":");
+        s_put_string (&t, e->message, strlen (e->message));
+        s_put_cstr (&t, "}");
+    }
+    s_put_cstr (&t, "]}");
+    if (t.oom) {
+        free (t.data);
+        return NULL;
+    }
+    if (len) *len = t.len;
+    return t.data;
 }

@@ -83,7 +83,7 @@ s_alloc (s_ctx_t *ctx, size_t size)
     size = (size + 15) & ~(size_t)15;
     s_chunk_t *c = ctx->chunks;
     if (!c || c->cap - c->used < size) {
-        size_t cap = size > 16384 ? size : 16384;
+        size_t cap = size > 4096 ? size : 4096;
         if (ctx->arena + cap > S_MAX_ARENA) {
             ctx->oom = 1;
             return NULL;

@@ -380,7 +380,7 @@ s_buf_putc (s_buf_t *b, char c)
 static int
 s_write_string (s_buf_t *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF";
     if (s_buf_putc (b, '"')) return -1;
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {

@@ -83,6 +83,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         //  The report is always JSON, whatever bytes the input or its paths held.
         char *json = sb_autofix_report_to_json (r, NULL);
         if (!json) abort ();
+        //  The hand-written report is what jansson would print.
+        json_t *j = sb_autofix_report_json (r);
+        char *dumped = j ? json_dumps (j, JSON_COMPACT) : NULL;
+        if (dumped && strcmp (dumped, json) != 0) {
+            fprintf (stderr, "report text differs:\n%s\n%s\n", json, dumped);
+            abort ();
+        }
+        free (dumped);
+        json_decref (j);
         free (json);
         sb_autofix_report_destroy (&r);
     }
