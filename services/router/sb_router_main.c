@@ -341,6 +341,14 @@ main (int argc, char **argv)
             }
         }
     }
+    printf ("router: requests=%llu failovers=%llu upstream_errors=%llu timeouts=%llu cancels=%llu "
+            "log_dropped=%llu bad_messages=%llu validations=%llu validation_timeouts=%llu\n",
+            (unsigned long long)self->requests, (unsigned long long)self->failovers,
+            (unsigned long long)self->upstream_errors, (unsigned long long)self->timeouts,
+            (unsigned long long)self->cancels, (unsigned long long)self->log_dropped,
+            (unsigned long long)(self->bad_messages + sb_msg_decode_errors ()),
+            (unsigned long long)self->validations, (unsigned long long)self->validation_timeouts);
+    fflush (stdout);
     zmq_close (self->frontend);
     zmq_close (self->backend);
     zmq_close (self->logger);
