@@ -67,6 +67,7 @@ class Service {
     this.proc = proc;
     this.output = '';
     this.exited = null; // {code, signal} once it has exited
+    this.stopping = false; // true once the harness asked it to go (exits after are expected)
     this.exitPromise = new Promise((resolve) => {
       proc.on('exit', (code, signal) => {
         this.exited = { code, signal };
@@ -82,6 +83,7 @@ class Service {
 
   //  SIGTERM, then SIGKILL if it has not gone within `graceMs`.
   async stop(graceMs = 2000) {
+    this.stopping = true;
     if (this.exited) return this.exited;
     this.proc.kill('SIGTERM');
     const timer = setTimeout(() => {
@@ -93,6 +95,7 @@ class Service {
   }
 
   async kill() {
+    this.stopping = true;
     if (this.exited) return this.exited;
     this.proc.kill('SIGKILL');
     return this.exitPromise;
@@ -296,6 +299,12 @@ export class Stack {
     this.validator = null;
     this.ingress = null;
     this.logger = null;
+    this.started = []; // every service this stack started, restarted ones included
+  }
+
+  track(svc) {
+    this.started.push(svc);
+    return svc;
   }
 
   get url() {
@@ -315,7 +324,7 @@ export class Stack {
   }
 
   async startRouter(extraEnv = {}) {
-    this.router = await startService('router', 'sb-router', {
+    this.router = await this.startTracked('router', 'sb-router', {
       env: {
         SB_CONFIG: this.configPath,
         SB_ROUTER_BIND: `tcp://127.0.0.1:${this.routerPort}`,
@@ -330,7 +339,7 @@ export class Stack {
   }
 
   async startValidator(extraEnv = {}) {
-    this.validator = await startService('validator', 'sb-validator', {
+    this.validator = await this.startTracked('validator', 'sb-validator', {
       env: {
         SB_VALIDATOR_ENDPOINT: `tcp://127.0.0.1:${this.validatorPort}`,
         SB_VALIDATOR_THREADS: '2',
@@ -345,7 +354,7 @@ export class Stack {
 
   async startIngress(extraEnv = {}) {
     this.httpPort = await freePort();
-    this.ingress = await startService('ingress', 'sb-ingress', {
+    this.ingress = await this.startTracked('ingress', 'sb-ingress', {
       env: {
         SB_CONFIG: this.configPath,
         SB_HTTP_PORT: String(this.httpPort),
@@ -380,7 +389,7 @@ export class Stack {
   //  The logger, bound where the router pushes (SB_LOGGER_ENDPOINT), writing to Redis
   //  at `redisUrl`, spooling under this stack's temp dir.
   async startLogger(redisUrl, extraEnv = {}) {
-    this.logger = await startService('logger', 'sb-logger', {
+    this.logger = await this.startTracked('logger', 'sb-logger', {
       env: {
         SB_LOGGER_BIND: `tcp://127.0.0.1:${this.loggerPort}`,
         SB_REDIS_URL: redisUrl,
@@ -417,9 +426,24 @@ export class Stack {
       .join('\n');
   }
 
+  async startTracked(name, bin, opts) {
+    return this.track(await startService(name, bin, opts));
+  }
+
+  //  Services that exited without the harness asking them to (crashes).
+  crashed() {
+    return this.started.filter((s) => s.exited && !s.stopping);
+  }
+
+  //  Stops everything; then fails if any service had died on its own meanwhile, so a
+  //  crash masked by the gateway's resilience (a validator segfault hidden by
+  //  fail-open, say) still fails the test file.
   async stop() {
+    const crashed = this.crashed();
+    const report = crashed.map((s) => `--- ${s.name} (pid ${s.pid}) exited ${JSON.stringify(s.exited)}\n${s.tail(40)}`).join('\n');
     await Promise.all(this.services().map((s) => s.stop()));
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (crashed.length) throw new Error(`service(s) died during the test: ${crashed.map((s) => s.name).join(', ')}\n${report}`);
   }
 }
 
@@ -452,7 +476,7 @@ export async function startStack(config, { router = true, validator = true, ingr
     return stack;
   } catch (err) {
     const logs = stack.logs();
-    await stack.stop();
+    await stack.stop().catch(() => {}); // the logs above say what died
     err.message += `\n${logs}`;
     throw err;
   }
