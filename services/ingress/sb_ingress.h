@@ -67,7 +67,9 @@ int sb_ingress_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
 int sb_ingress_link_send (const sb_msg_t *msg);
 //  Drains every message waiting from the router (call after each service round).
 void sb_ingress_link_drain (void);
-void sb_ingress_link_tick (void); // once a second: heartbeat + liveness
+void sb_ingress_link_tick (void); // once a second: heartbeat + liveness + config
+int sb_ingress_config_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                                void *in, size_t len);
 
 //  slot table
 int sb_ingress_slot_acquire (sb_conn_t *conn, uint64_t *id);

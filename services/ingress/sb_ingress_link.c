@@ -7,6 +7,7 @@
 #include "sb_ingress.h"
 #include "sb_clock.h"
 #include "sb_metrics.h"
+#include "sb_clone.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,34 @@
 #define S_ROUTER_DEAD_US (3 * 1000000u) // no echo for this long: router considered gone
 
 static struct lws *s_bridge;
+static struct lws *s_config_bridge;
+static sb_clone_t *s_clone;
+
+//  A newer config from admin replaces the current snapshot whole. Nothing on the
+//  lws thread keeps pointers into a snapshot between callbacks, so the old one can
+//  go at once.
+static void
+s_config_poll (void)
+{
+    if (!s_clone) return;
+    sb_config_t *fresh = sb_clone_process (s_clone);
+    if (!fresh) return;
+    sb_config_destroy (&sb_ingress.config);
+    sb_ingress.config = fresh;
+    printf ("ingress: config %llu from admin\n", (unsigned long long)sb_clone_seq (s_clone));
+    fflush (stdout);
+}
+
+int
+sb_ingress_config_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
+{
+    if (reason == LWS_CALLBACK_RAW_RX_FILE)
+        s_config_poll ();
+    else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE)
+        s_config_bridge = NULL;
+    return 0;
+}
 static char s_instance[64];
 
 int
@@ -44,6 +73,26 @@ sb_ingress_link_start (void)
                  zmq_strerror (errno));
         return -1;
     }
+    const char *pub_ep = getenv ("SB_ADMIN_PUB_ENDPOINT");
+    const char *snap_ep = getenv ("SB_ADMIN_SNAPSHOT_ENDPOINT");
+    if (pub_ep && *pub_ep && snap_ep && *snap_ep) {
+        const char *dir = getenv ("SB_DATA_DIR");
+        char cache[512], err[256];
+        snprintf (cache, sizeof cache, "%s/ingress-config.json", dir && *dir ? dir : "data");
+        s_clone = sb_clone_new (self->zmq_ctx, pub_ep, snap_ep, cache);
+        sb_config_t *cached = s_clone ? sb_clone_load_cache (s_clone, err, sizeof err) : NULL;
+        if (cached) {
+            sb_config_destroy (&self->config);
+            self->config = cached;
+        }
+        if (s_clone) {
+            lws_sock_file_fd_type cdesc;
+            cdesc.filefd = dup (sb_clone_poll_fd (s_clone));
+            s_config_bridge = lws_adopt_descriptor_vhost (self->vhost, LWS_ADOPT_RAW_FILE_DESC,
+                                                          cdesc, "sb-config", NULL);
+            if (!s_config_bridge) close (cdesc.filefd);
+        }
+    }
     self->metrics = sb_metrics_new ();
     self->metrics_pub = zmq_socket (self->zmq_ctx, ZMQ_PUB);
     int metrics_hwm = 100;
@@ -70,6 +119,7 @@ void
 sb_ingress_link_stop (void)
 {
     sb_ingress_t *self = &sb_ingress;
+    sb_clone_destroy (&s_clone);
     if (self->router) zmq_close (self->router);
     self->router = NULL;
     if (self->metrics_pub) zmq_close (self->metrics_pub);
@@ -191,6 +241,7 @@ sb_ingress_link_tick (void)
 {
     sb_ingress_t *self = &sb_ingress;
     s_publish_metrics ();
+    s_config_poll ();
     sb_msg_t hb = {.type = SB_MSG_HEARTBEAT};
     hb.heartbeat.instance = sb_bytes_str (s_instance);
     sb_ingress_link_send (&hb);

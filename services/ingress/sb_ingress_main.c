@@ -61,6 +61,7 @@ s_tick (lws_sorted_usec_list_t *sul)
 static const struct lws_protocols s_protocols[] = {
     {"http", sb_ingress_http_callback, 0, 0, 0, NULL, 0},
     {"sb-router-link", sb_ingress_link_callback, 0, 0, 0, NULL, 0},
+    {"sb-config", sb_ingress_config_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -101,7 +102,7 @@ main (int argc, char **argv)
 
     //  Debian's lws has debug logging compiled in; each filtered call still costs.
     lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
-    struct lws_protocols protocols[3];
+    struct lws_protocols protocols[4];
     memcpy (protocols, s_protocols, sizeof protocols);
     protocols[0].per_session_data_size = sb_ingress_conn_size ();
 

@@ -26,6 +26,25 @@ typedef struct {
     double ewma_ms;
 } sb_rchannel_t;
 
+//  One generation of config + per-channel state (sb_router_gen.c). Invariant: refs
+//  counts the requests holding it; a retired generation is freed at refs == 0.
+typedef struct {
+    sb_config_t *config;
+    sb_rchannel_t *channels; // parallel to the config's channels
+    size_t channel_count;
+    struct _sb_picker_t **pickers; // one per model group
+    size_t group_count;
+    int refs;
+    bool retired;
+} sb_rgen_t;
+
+//  Builds a generation, taking ownership of *config_p. NULL on a bad channel URL.
+sb_rgen_t *sb_rgen_new (sb_config_t **config_p);
+struct _sb_picker_t *sb_rgen_picker (sb_rgen_t *gen, size_t group_index);
+void sb_rgen_release (sb_rgen_t *gen);
+//  Makes a new config current (taking ownership); requests in flight keep theirs.
+int sb_router_install_config (sb_config_t **config_p);
+
 typedef struct {
     const char *frontend_bind; // ingress ROUTER
     const char *backend_bind;  // validator ROUTER
@@ -43,9 +62,9 @@ typedef struct {
     void *backend;  // ROUTER, validators connect
     void *logger;   // PUSH
     CURLM *multi;
-    sb_config_t *config;
-    sb_rchannel_t *channels;
-    uint64_t *group_rr; // per group round-robin cursor
+    sb_rgen_t *gen;            // current config generation
+    struct _sb_clone_t *clone; // admin's config stream (NULL: SB_CONFIG only)
+    uint64_t *group_rr;        // per group round-robin cursor
     sb_msg_writer_t *writer;
     struct _sb_metrics_t *metrics; // this instance's metrics (loop thread)
     void *metrics_pub;             // PUB to admin

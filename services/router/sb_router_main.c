@@ -6,6 +6,7 @@
 #include "sb_anthropic.h"
 #include "sb_clock.h"
 #include "sb_metrics.h"
+#include "sb_clone.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -47,55 +48,6 @@ s_env_uint (const char *name, unsigned long fallback, unsigned long max, uint32_
         return -1;
     }
     *out = (uint32_t)n;
-    return 0;
-}
-
-//  Per-channel curl state: the parsed URL and the header list, built once per
-//  config snapshot.
-static int
-s_build_channels (void)
-{
-    sb_router_t *self = &sb_router;
-    size_t n = sb_config_channel_count (self->config);
-    self->channels = calloc (n ? n : 1, sizeof (sb_rchannel_t));
-    if (!self->channels) return -1;
-    for (size_t i = 0; i < n; i++) {
-        const sb_channel_t *ch = sb_config_channel (self->config, i);
-        sb_rchannel_t *rc = &self->channels[i];
-        char url[2048];
-        size_t blen = strlen (ch->base_url);
-        if (ch->type == SB_CHANNEL_ANTHROPIC) {
-            //  "https://api.anthropic.com" or ".../v1": both reach /v1/messages.
-            bool has_v1 = blen >= 3 && strcmp (ch->base_url + blen - 3, "/v1") == 0;
-            snprintf (url, sizeof url, "%s%s", ch->base_url,
-                      has_v1 ? "/messages" : sb_anthropic_path ());
-        } else
-            snprintf (url, sizeof url, "%s/chat/completions", ch->base_url);
-        rc->url = curl_url ();
-        if (curl_url_set (rc->url, CURLUPART_URL, url, 0) != CURLUE_OK) {
-            fprintf (stderr, "router: channel %s: bad base_url\n", ch->name);
-            return -1;
-        }
-        char line[4096];
-        if (ch->type == SB_CHANNEL_ANTHROPIC) {
-            sb_anthropic_header_t hdrs[SB_ANTHROPIC_HEADER_COUNT];
-            size_t nh = sb_anthropic_headers (ch->api_key, hdrs);
-            for (size_t h = 0; h < nh; h++) {
-                snprintf (line, sizeof line, "%s: %s", hdrs[h].name, hdrs[h].value);
-                rc->headers = curl_slist_append (rc->headers, line);
-            }
-        } else {
-            snprintf (line, sizeof line, "Authorization: Bearer %s", ch->api_key);
-            rc->headers = curl_slist_append (NULL, line);
-            rc->headers = curl_slist_append (rc->headers, "Content-Type: application/json");
-        }
-        rc->headers = curl_slist_append (rc->headers, "Expect:"); // no 100-continue round trip
-        for (size_t h = 0; h < ch->header_count; h++) {
-            snprintf (line, sizeof line, "%s: %s", ch->headers[h].from, ch->headers[h].to);
-            rc->headers = curl_slist_append (rc->headers, line);
-        }
-        memset (line, 0, sizeof line);
-    }
     return 0;
 }
 
@@ -255,8 +207,8 @@ main (int argc, char **argv)
         return 1;
 
     char err[512];
-    self->config = sb_config_load_file (self->settings.config_path, err, sizeof err);
-    if (!self->config) {
+    sb_config_t *config = sb_config_load_file (self->settings.config_path, err, sizeof err);
+    if (!config) {
         fprintf (stderr, "router: config: %s\n", err);
         return 1;
     }
@@ -265,10 +217,25 @@ main (int argc, char **argv)
     curl_multi_setopt (self->multi, CURLMOPT_MAXCONNECTS, 1024L);
     curl_multi_setopt (self->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     self->writer = sb_msg_writer_new ();
-    if (s_build_channels () != 0) return 1;
+    if (sb_router_install_config (&config) != 0) {
+        fprintf (stderr, "router: config: a channel's base_url is not a URL\n");
+        return 1;
+    }
 
     self->zmq_ctx = zmq_ctx_new ();
     zmq_ctx_set (self->zmq_ctx, ZMQ_BLOCKY, 0); // shutting down never waits on peers
+    //  Config from admin (Clone pattern), when admin's endpoints are given: the
+    //  cached snapshot (if newer than nothing) replaces the seed file right away.
+    const char *pub_ep = getenv ("SB_ADMIN_PUB_ENDPOINT");
+    const char *snap_ep = getenv ("SB_ADMIN_SNAPSHOT_ENDPOINT");
+    if (pub_ep && *pub_ep && snap_ep && *snap_ep) {
+        char cache[512];
+        snprintf (cache, sizeof cache, "%s/router-config.json", s_env ("SB_DATA_DIR", "data"));
+        self->clone = sb_clone_new (self->zmq_ctx, pub_ep, snap_ep, cache);
+        sb_config_t *cached =
+            self->clone ? sb_clone_load_cache (self->clone, err, sizeof err) : NULL;
+        if (cached && sb_router_install_config (&cached) != 0) sb_config_destroy (&cached);
+    }
     self->frontend = zmq_socket (self->zmq_ctx, ZMQ_ROUTER);
     int one = 1, zero = 0, sndhwm = 200000, rcvhwm = 20000;
     int hb_ivl = 1000, hb_timeout = 3000;
@@ -302,13 +269,19 @@ main (int argc, char **argv)
     signal (SIGTERM, s_on_signal);
     signal (SIGPIPE, SIG_IGN);
 
-    struct curl_waitfd zfds[2];
+    struct curl_waitfd zfds[3];
     int fd;
     size_t fd_size = sizeof fd;
     zmq_getsockopt (self->frontend, ZMQ_FD, &fd, &fd_size);
     zfds[0].fd = fd;
     zmq_getsockopt (self->backend, ZMQ_FD, &fd, &fd_size);
     zfds[1].fd = fd;
+    int nfds = 2;
+    if (self->clone) {
+        zfds[2].fd = sb_clone_poll_fd (self->clone);
+        zfds[2].events = CURL_WAIT_POLLIN;
+        nfds = 3;
+    }
     printf ("router: ingress on %s, validators on %s, logger at %s\n", self->settings.frontend_bind,
             self->settings.backend_bind, self->settings.logger_endpoint);
     fflush (stdout);
@@ -322,7 +295,7 @@ main (int argc, char **argv)
         if ((s_events (self->frontend) & ZMQ_POLLIN) || (s_events (self->backend) & ZMQ_POLLIN))
             timeout = 0;
         int numfds = 0;
-        curl_multi_poll (self->multi, zfds, 2, timeout, &numfds);
+        curl_multi_poll (self->multi, zfds, (unsigned int)nfds, timeout, &numfds);
         int running = 0;
         curl_multi_perform (self->multi, &running);
         s_read_curl ();
@@ -335,6 +308,20 @@ main (int argc, char **argv)
             last_timers = now;
             sb_router_check_timers (now);
             sb_broker_tick (now);
+            if (self->clone) {
+                sb_config_t *fresh = sb_clone_process (self->clone);
+                if (fresh) {
+                    uint64_t seq = sb_clone_seq (self->clone);
+                    if (sb_router_install_config (&fresh) == 0)
+                        printf ("router: config %llu from admin\n", (unsigned long long)seq);
+                    else {
+                        fprintf (stderr, "router: config %llu refused: a bad channel URL\n",
+                                 (unsigned long long)seq);
+                        sb_config_destroy (&fresh);
+                    }
+                    fflush (stdout);
+                }
+            }
             if (now - last_metrics >= 1000000u) {
                 last_metrics = now;
                 s_publish_metrics ();
@@ -349,6 +336,7 @@ main (int argc, char **argv)
             (unsigned long long)(self->bad_messages + sb_msg_decode_errors ()),
             (unsigned long long)self->validations, (unsigned long long)self->validation_timeouts);
     fflush (stdout);
+    sb_clone_destroy (&self->clone);
     zmq_close (self->frontend);
     zmq_close (self->backend);
     zmq_close (self->logger);
@@ -357,6 +345,10 @@ main (int argc, char **argv)
     zmq_ctx_term (self->zmq_ctx);
     curl_multi_cleanup (self->multi);
     sb_msg_writer_destroy (&self->writer);
-    sb_config_destroy (&self->config);
+    if (self->gen) {
+        self->gen->retired = true;
+        self->gen->refs++;
+        sb_rgen_release (self->gen);
+    }
     return 0;
 }

@@ -74,6 +74,7 @@ struct _sb_rreq_t {
     sb_chat_t chat;
     char model[SB_MAX_NAME + 1];
     char trace[SB_MAX_TEXT + 1];
+    sb_rgen_t *gen; // the config generation this request lives in (held)
     const sb_group_t *group;
     size_t group_index;
     r_state_t state;
@@ -136,9 +137,6 @@ static sb_rreq_t *s_active_head;
 static size_t s_active;
 static CURL *s_easy_pool[512];
 static size_t s_easy_pool_count;
-static sb_picker_t **s_pickers; // per group of the current config
-static size_t s_picker_count;
-static uint64_t *s_channel_mask; // per group: picker indexes that exist
 
 size_t
 sb_router_active (void)
@@ -178,55 +176,6 @@ s_unlink (sb_rreq_t *req)
 }
 
 //  -------------------------------------------------------------------------
-//  Pickers: one per model group, rebuilt when the config changes.
-
-static void
-s_build_pickers (void)
-{
-    sb_config_t *config = sb_router.config;
-    size_t n = sb_config_group_count (config);
-    s_pickers = calloc (n ? n : 1, sizeof (sb_picker_t *));
-    s_channel_mask = calloc (n ? n : 1, sizeof (uint64_t));
-    s_picker_count = n;
-    for (size_t g = 0; g < n; g++) {
-        const sb_group_t *group = sb_config_group (config, g);
-        sb_lb_strategy_t strategy = SB_LB_ROUND_ROBIN;
-        sb_lb_strategy_from_name (group->strategy, &strategy);
-        sb_picker_config_t pc;
-        sb_picker_config_default (&pc);
-        if (group->cb_failure_threshold >= 0)
-            pc.breaker.failure_threshold = group->cb_failure_threshold;
-        if (group->cb_window_size >= 0) pc.breaker.window_size = group->cb_window_size;
-        if (group->cb_window_min_requests >= 0)
-            pc.breaker.window_min_requests = group->cb_window_min_requests;
-        if (group->cb_error_ratio > 0) pc.breaker.error_ratio = group->cb_error_ratio;
-        if (group->cb_cooldown_ms) pc.breaker.cooldown_ms = group->cb_cooldown_ms;
-        if (group->cb_cooldown_max_ms) pc.breaker.cooldown_max_ms = group->cb_cooldown_max_ms;
-        if (pc.breaker.cooldown_max_ms < pc.breaker.cooldown_ms)
-            pc.breaker.cooldown_max_ms = pc.breaker.cooldown_ms;
-        char perr[128];
-        if (sb_picker_config_check (&pc, perr, sizeof perr) != 0) {
-            fprintf (stderr, "router: group %s: circuit_breaker: %s; using defaults\n", group->name,
-                     perr);
-            sb_picker_config_default (&pc);
-        }
-        s_pickers[g] = sb_picker_new (strategy, 0x5eed0000u + g, &pc);
-        for (size_t i = 0; i < group->channel_count && i < 64; i++) {
-            const sb_channel_t *ch = sb_config_channel (config, group->channels[i]);
-            if (sb_picker_add_channel (s_pickers[g], ch->name, ch->weight, ch->priority) >= 0)
-                s_channel_mask[g] |= 1ull << i;
-        }
-    }
-}
-
-static sb_picker_t *
-s_picker (size_t group_index)
-{
-    if (!s_pickers) s_build_pickers ();
-    return group_index < s_picker_count ? s_pickers[group_index] : NULL;
-}
-
-//  -------------------------------------------------------------------------
 //  Sending to the ingress.
 
 static void s_finish (sb_rreq_t *req);
@@ -241,7 +190,7 @@ s_send_end (sb_rreq_t *req, int status, const char *body, size_t body_len, const
     msg.end.body = sb_bytes (body, body_len);
     msg.end.headers = sb_bytes_str (headers);
     const sb_channel_t *ch =
-        req->attempts ? sb_config_channel (sb_router.config, req->channel) : NULL;
+        req->attempts ? sb_config_channel (req->gen->config, req->channel) : NULL;
     msg.end.channel = sb_bytes_str (ch ? ch->name : "");
     msg.end.attempts = req->attempts;
     msg.end.prompt_tokens = req->prompt_tokens;
@@ -323,7 +272,7 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
     //  Built with snprintf and escaping, not a JSON tree: this runs for every
     //  request on the router's only thread.
     const sb_channel_t *ch =
-        req->attempts ? sb_config_channel (sb_router.config, req->channel) : NULL;
+        req->attempts ? sb_config_channel (req->gen->config, req->channel) : NULL;
     uint64_t now = sb_mono_us ();
     char rec[4096];
     size_t n = 0;
@@ -362,7 +311,7 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
                (unsigned long long)req->toon_saved, (unsigned long long)(req->toon_saved / 4));
     S_PUT (",\"attempt_log\":[");
     for (uint32_t i = 0; i < req->attempts && i < S_MAX_ATTEMPTS_LOGGED; i++) {
-        const sb_channel_t *ac = sb_config_channel (sb_router.config, req->log[i].channel);
+        const sb_channel_t *ac = sb_config_channel (req->gen->config, req->log[i].channel);
         S_PUT ("%s{\"channel\":", i ? "," : "");
         S_STR (ac ? ac->name : "", ac ? strlen (ac->name) : 0);
         S_PUT (",\"status\":%d,\"ms\":%u}", req->log[i].status, req->log[i].ms);
@@ -479,6 +428,7 @@ s_finish (sb_rreq_t *req)
     free (req->batch);
     sb_sse_destroy (&req->sse);
     sb_anthropic_stream_destroy (&req->astream);
+    sb_rgen_release (req->gen);
     for (size_t i = 0; i < req->call_count; i++) {
         free (req->calls[i].id);
         free (req->calls[i].name);
@@ -497,7 +447,7 @@ static void s_note_attempt (sb_rreq_t *req, int status);
 static void
 s_report (sb_rreq_t *req, bool ok)
 {
-    sb_picker_t *picker = s_picker (req->group_index);
+    sb_picker_t *picker = sb_rgen_picker (req->gen, req->group_index);
     if (ok) s_note_attempt (req, (int)req->status);
     if (!picker || req->pick < 0) return;
     uint64_t now = sb_mono_us ();
@@ -511,7 +461,7 @@ s_report (sb_rreq_t *req, bool ok)
 static void
 s_cancel_pick (sb_rreq_t *req)
 {
-    sb_picker_t *picker = s_picker (req->group_index);
+    sb_picker_t *picker = sb_rgen_picker (req->gen, req->group_index);
     if (picker && req->pick >= 0) sb_picker_cancel (picker, req->pick, req->picked_ms);
     req->pick = -1;
 }
@@ -547,7 +497,7 @@ s_note_retry_after (sb_rreq_t *req)
     if (end == req->retry_after || *end || secs == 0)
         secs = 1; // an HTTP date or garbage: back off a little anyway
     if (secs > S_RETRY_AFTER_MAX_S) secs = S_RETRY_AFTER_MAX_S;
-    sb_router.channels[req->channel].unavailable_until_us = sb_mono_us () + secs * 1000000u;
+    req->gen->channels[req->channel].unavailable_until_us = sb_mono_us () + secs * 1000000u;
 }
 
 //  After a failed attempt: try another channel if nothing went out yet.
@@ -1098,7 +1048,7 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
     curl_easy_getinfo (easy, CURLINFO_PRIVATE, (char **)&req);
     if (!req || req->easy != easy) return;
     if (!req->status) curl_easy_getinfo (easy, CURLINFO_RESPONSE_CODE, &req->status);
-    const sb_channel_t *ch = sb_config_channel (sb_router.config, req->channel);
+    const sb_channel_t *ch = sb_config_channel (req->gen->config, req->channel);
     char msg[600];
     if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && req->resp_too_big)) {
         bool timeout = result == CURLE_OPERATION_TIMEDOUT;
@@ -1432,19 +1382,19 @@ static void
 s_start_attempt (sb_rreq_t *req)
 {
     sb_router_t *self = &sb_router;
-    sb_picker_t *picker = s_picker (req->group_index);
+    sb_picker_t *picker = sb_rgen_picker (req->gen, req->group_index);
     uint64_t now = sb_mono_us ();
     //  Channels that cannot serve this model are excluded up front.
     uint64_t excluded = req->tried_mask;
     for (size_t i = 0; i < req->group->channel_count && i < 64; i++) {
-        const sb_channel_t *ch = sb_config_channel (self->config, req->group->channels[i]);
+        const sb_channel_t *ch = sb_config_channel (req->gen->config, req->group->channels[i]);
         if (!sb_channel_serves (ch, req->model, strlen (req->model)) &&
             strcmp (req->model, req->group->name) != 0)
             excluded |= 1ull << i;
     }
     uint64_t cooling = 0; // channels waiting out a Retry-After
     for (size_t i = 0; i < req->group->channel_count && i < 64; i++)
-        if (self->channels[req->group->channels[i]].unavailable_until_us > now)
+        if (req->gen->channels[req->group->channels[i]].unavailable_until_us > now)
             cooling |= 1ull << i;
     int pick = picker ? sb_picker_pick (picker, now / 1000, excluded | cooling) : -1;
     if (pick < 0 && cooling && req->attempts < req->group->max_attempts) {
@@ -1453,7 +1403,7 @@ s_start_attempt (sb_rreq_t *req)
         uint64_t soonest = UINT64_MAX;
         for (size_t i = 0; i < req->group->channel_count && i < 64; i++)
             if ((cooling >> i) & 1) {
-                uint64_t until = self->channels[req->group->channels[i]].unavailable_until_us;
+                uint64_t until = req->gen->channels[req->group->channels[i]].unavailable_until_us;
                 if (until < soonest) soonest = until;
             }
         if (soonest < req->deadline_us) {
@@ -1481,8 +1431,8 @@ s_start_attempt (sb_rreq_t *req)
     req->channel = req->group->channels[pick];
     req->attempts++;
     req->retry_after[0] = '\0';
-    const sb_channel_t *ch = sb_config_channel (self->config, req->channel);
-    sb_rchannel_t *rc = &self->channels[req->channel];
+    const sb_channel_t *ch = sb_config_channel (req->gen->config, req->channel);
+    sb_rchannel_t *rc = &req->gen->channels[req->channel];
 
     req->fail_message[0] = '\0';
     if (s_splice (req, ch) != 0) {
@@ -1557,6 +1507,8 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
     sb_rreq_t *req = calloc (1, sizeof *req);
     if (!req) return;
     req->id = chat->id;
+    req->gen = self->gen;
+    req->gen->refs++;
     memcpy (req->ident, ident, ident_len);
     req->ident_len = ident_len;
     //  Keep the frame: the chat's views (body and all) point into it.
@@ -1584,12 +1536,12 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
     char gname[SB_MAX_NAME + 1];
     snprintf (gname, sizeof gname, "%.*s", (int)chat->group.size,
               chat->group.data ? chat->group.data : "");
-    req->group = sb_config_group_by_name (self->config, gname, strlen (gname));
+    req->group = sb_config_group_by_name (req->gen->config, gname, strlen (gname));
     if (!req->group) {
         s_fail (req, 404, "The model group of this request is not configured.", "model_not_found");
         return;
     }
-    req->group_index = (size_t)(req->group - sb_config_group (self->config, 0));
+    req->group_index = (size_t)(req->group - sb_config_group (req->gen->config, 0));
     if (left_ms == 0) {
         s_fail (req, 504, "The request's deadline passed before it could be sent.", "timeout");
         return;
@@ -1671,7 +1623,7 @@ sb_router_check_timers (uint64_t now)
                 req->state = R_PICKING;
                 s_start_attempt (req);
             } else if (req->state == R_UPSTREAM || req->state == R_STREAMING) {
-                const sb_channel_t *ch = sb_config_channel (sb_router.config, req->channel);
+                const sb_channel_t *ch = sb_config_channel (req->gen->config, req->channel);
                 uint32_t fb_ms =
                     s_timeout (ch->timeouts.first_byte_ms, req->group->timeouts.first_byte_ms, 0);
                 uint32_t idle_ms =
@@ -1706,10 +1658,11 @@ void
 sb_router_publish_channel_gauges (void)
 {
     sb_metrics_t *m = sb_router.metrics;
-    for (size_t g = 0; g < s_picker_count; g++) {
-        sb_picker_t *picker = s_pickers[g];
+    sb_rgen_t *gen = sb_router.gen;
+    for (size_t g = 0; gen && g < gen->group_count; g++) {
+        sb_picker_t *picker = gen->pickers[g];
         if (!picker) continue;
-        const sb_group_t *group = sb_config_group (sb_router.config, g);
+        const sb_group_t *group = sb_config_group (gen->config, g);
         char gname[SB_MAX_NAME + 1];
         sb_metrics_label_value (gname, sizeof gname, group->name);
         for (int i = 0; i < sb_picker_size (picker); i++) {
