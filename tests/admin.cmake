@@ -29,3 +29,12 @@ if (TARGET sbcommon AND TARGET sb-admin)
         target_compile_definitions (fuzz_admin_api PRIVATE SB_ADMIN_HAVE_SCHEMA)
     endif ()
 endif ()
+# The metrics aggregation and its Prometheus / live renderings, with fake instances.
+if (TARGET sbcommon AND TARGET sb-admin)
+    sb_add_test (test_admin_metrics
+                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/admin/test_admin_metrics.c
+                         ${CMAKE_SOURCE_DIR}/services/admin/sb_admin_metrics.c
+                 LIBS sbcommon PkgConfig::JANSSON m TIMEOUT 30)
+    target_include_directories (test_admin_metrics PRIVATE ${CMAKE_SOURCE_DIR}/services/admin
+                                                           ${CMAKE_CURRENT_LIST_DIR}/unit)
+endif ()
