@@ -10,6 +10,11 @@ export SB_HTTP_PORT=${SB_HTTP_PORT:-8080}
 export SB_ADMIN_PORT=${SB_ADMIN_PORT:-8081}
 export SB_REDIS_URL=${SB_REDIS_URL:-redis://127.0.0.1:6379}
 MOCK_PORT=${SB_MOCK_PORT:-9090}
+# Services take their config from admin (Clone pattern); SB_CONFIG seeds admin's store.
+export SB_ADMIN_PUB_ENDPOINT=${SB_ADMIN_PUB_ENDPOINT:-tcp://127.0.0.1:5560}
+export SB_ADMIN_SNAPSHOT_ENDPOINT=${SB_ADMIN_SNAPSHOT_ENDPOINT:-tcp://127.0.0.1:5561}
+export SB_ADMIN_PUB_BIND=${SB_ADMIN_PUB_BIND:-$SB_ADMIN_PUB_ENDPOINT}
+export SB_ADMIN_SNAPSHOT_BIND=${SB_ADMIN_SNAPSHOT_BIND:-$SB_ADMIN_SNAPSHOT_ENDPOINT}
 mkdir -p "$SB_DATA_DIR/logs"
 
 PIDS=()
@@ -36,6 +41,7 @@ if ! (exec 3<>"/dev/tcp/$redis_host/$redis_port") 2>/dev/null; then
     start redis redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$SB_DATA_DIR/redis" \
         --appendonly yes --save ""
 fi
+start admin "$BIN/sb-admin"
 start mock "$BIN/sb-mock" --port "$MOCK_PORT"
 start router "$BIN/sb-router"
 start validator "$BIN/sb-validator"
@@ -50,6 +56,7 @@ cat <<MSG
 
 Switchboard is up.
   API        http://127.0.0.1:$SB_HTTP_PORT/v1   (key: sb-demo, models: demo-chat, demo-tools)
+  admin      http://127.0.0.1:$SB_ADMIN_PORT/     (token: \$SB_ADMIN_TOKEN, or $SB_DATA_DIR/admin.token)
   health     http://127.0.0.1:$SB_HTTP_PORT/readyz
   provider   mock at http://127.0.0.1:$MOCK_PORT/v1
   Ctrl-C stops everything.

@@ -55,7 +55,7 @@ export function start(name, cmd, args, env = {}, ready = /./, timeoutMs = 10000)
 
 export function stop(child, signal = 'SIGTERM') {
   return new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
     child.stopping = true;
     child.once('exit', () => resolve());
     child.kill(signal);
@@ -69,8 +69,8 @@ export async function startMock(port) {
 }
 
 // A gateway (router + ingress [+ validator]) for `config` (an object).
-export async function startGateway(config, { validator = false, logger = null, extraEnv = {} } = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-faults-'));
+export async function startGateway(config, { validator = false, logger = null, extraEnv = {}, dir = null } = {}) {
+  dir = dir || mkdtempSync(path.join(os.tmpdir(), 'sb-faults-'));
   const configPath = path.join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config));
   const [http, rport, vport, lport, mport] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
