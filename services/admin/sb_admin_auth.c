@@ -141,8 +141,14 @@ sb_admin_auth_check (const sb_admin_auth_t *self, const char *header, size_t len
         token++, n--;
     while (n > 0 && token[n - 1] == ' ')
         n--;
-    if (n == 0 || n > S_MAX_TOKEN) return false;
+    return sb_admin_auth_check_token (self, token, n);
+}
+
+bool
+sb_admin_auth_check_token (const sb_admin_auth_t *self, const char *token, size_t len)
+{
+    if (!token || len == 0 || len > S_MAX_TOKEN) return false;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256 ((const unsigned char *)token, n, digest);
+    SHA256 ((const unsigned char *)token, len, digest);
     return CRYPTO_memcmp (digest, self->digest, sizeof digest) == 0;
 }

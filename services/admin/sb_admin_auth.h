@@ -24,4 +24,8 @@ void sb_admin_auth_destroy (sb_admin_auth_t **self_p);
 //  "Bearer <token>".
 bool sb_admin_auth_check (const sb_admin_auth_t *self, const char *header, size_t len);
 
+//  True when `token` (not NUL-terminated) is the admin token itself; for the
+//  places a browser cannot send a header (the dashboard's WebSocket).
+bool sb_admin_auth_check_token (const sb_admin_auth_t *self, const char *token, size_t len);
+
 #endif

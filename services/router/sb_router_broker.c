@@ -82,6 +82,23 @@ s_send_to (int w, const void *data, size_t len)
     return 0;
 }
 
+//  A worker is gone (silent too long, or unroutable): its jobs go back to the queue
+//  for another worker, still inside their deadlines.
+static void
+s_worker_lost (int i)
+{
+    s_worker_t *w = &s_workers[i];
+    if (!w->live) return;
+    w->live = false;
+    s_workers_lost++;
+    for (int j = 0; j < S_MAX_JOBS; j++)
+        if (s_jobs[j].job_id && s_jobs[j].worker == i) {
+            s_jobs[j].worker = -1;
+            s_retried++;
+        }
+    w->inflight = 0;
+}
+
 //  The live worker with the most spare capacity, or -1.
 static int
 s_pick_worker (void)
@@ -112,8 +129,10 @@ s_dispatch_queued (void)
             job->worker = w;
             job->tries++;
             s_workers[w].inflight++;
-        } else
-            s_workers[w].live = false; // unroutable: gone
+        } else {
+            s_worker_lost (w); // unroutable: gone; try this job on the next worker
+            j--;
+        }
     }
 }
 
@@ -308,15 +327,7 @@ sb_broker_tick (uint64_t now)
     //  Workers that went quiet are dead; their jobs go back to the queue.
     for (int i = 0; i < S_MAX_WORKERS; i++) {
         s_worker_t *w = &s_workers[i];
-        if (!w->live || now - w->seen_us < S_WORKER_DEAD_US) continue;
-        w->live = false;
-        s_workers_lost++;
-        for (int j = 0; j < S_MAX_JOBS; j++)
-            if (s_jobs[j].job_id && s_jobs[j].worker == i) {
-                s_jobs[j].worker = -1;
-                s_retried++;
-            }
-        w->inflight = 0;
+        if (w->live && now - w->seen_us >= S_WORKER_DEAD_US) s_worker_lost (i);
     }
     //  Jobs past their deadline go back to their request (pass-through).
     for (int j = 0; j < S_MAX_JOBS; j++) {
@@ -341,6 +352,6 @@ sb_broker_tick (uint64_t now)
         size_t size;
         if (sb_msg_encode (sb_router.writer, &hb, &data, &size) == 0)
             for (int i = 0; i < S_MAX_WORKERS; i++)
-                if (s_workers[i].live && s_send_to (i, data, size) != 0) s_workers[i].live = false;
+                if (s_workers[i].live && s_send_to (i, data, size) != 0) s_worker_lost (i);
     }
 }

@@ -8,6 +8,9 @@
 #include "sb_validator_toon.h"
 #include "sb_clock.h"
 #include "sb_msg.h"
+#include "sb_metrics.h"
+
+#include <stdatomic.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -23,6 +27,10 @@
 #define S_BACKOFF_MAX_MS 8000
 
 static volatile sig_atomic_t s_interrupted;
+//  SB_VALIDATOR_TEST_DELAY_MS: a worker that takes this long per validation job, so
+//  the fault tests can kill one mid-job. Unset (0) in any real deployment.
+static long s_test_delay_ms;
+static atomic_uint_fast64_t s_jobs_validate, s_jobs_toon, s_calls_fixed, s_calls_invalid;
 static void *s_ctx;
 static const char *s_endpoint;
 
@@ -107,7 +115,10 @@ s_worker (void *arg_)
                     s_send (sock, writer, &result);
                     free (body);
                     jobs++;
+                    atomic_fetch_add (&s_jobs_toon, 1);
                 }
+                if (msg.type == SB_MSG_VALIDATE_JOB && s_test_delay_ms)
+                    usleep ((useconds_t)s_test_delay_ms * 1000u); // fault tests only
                 if (msg.type == SB_MSG_VALIDATE_JOB) {
                     sb_msg_t result = {.type = SB_MSG_VALIDATE_RESULT};
                     char *calls = NULL, *report = NULL;
@@ -119,9 +130,19 @@ s_worker (void *arg_)
                     result.validate_result.calls = sb_bytes (calls, calls_len);
                     result.validate_result.report = sb_bytes (report, report_len);
                     s_send (sock, writer, &result);
+                    if (calls) {
+                        //  Count outcomes for metrics without parsing: states are fixed words.
+                        for (const char *p = calls; (p = strstr (p, "\"state\":\"")); p += 9) {
+                            if (strncmp (p + 9, "fixed", 5) == 0)
+                                atomic_fetch_add (&s_calls_fixed, 1);
+                            else if (strncmp (p + 9, "invalid", 7) == 0)
+                                atomic_fetch_add (&s_calls_invalid, 1);
+                        }
+                    }
                     free (calls);
                     free (report);
                     jobs++;
+                    atomic_fetch_add (&s_jobs_validate, 1);
                 }
             }
             zmq_msg_close (&frame);
@@ -159,6 +180,9 @@ main (int argc, char **argv)
         fprintf (stderr, "validator: SB_VALIDATOR_THREADS must be 1..64\n");
         return 1;
     }
+    const char *delay = getenv ("SB_VALIDATOR_TEST_DELAY_MS");
+    s_test_delay_ms = delay ? strtol (delay, NULL, 10) : 0;
+    if (s_test_delay_ms < 0 || s_test_delay_ms > 60000) s_test_delay_ms = 0;
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
     s_ctx = zmq_ctx_new ();
@@ -172,8 +196,58 @@ main (int argc, char **argv)
     printf ("validator: %ld workers connected to %s (engine: %s)\n", threads, s_endpoint,
             sb_validator_job_engine ());
     fflush (stdout);
+    //  The main thread publishes this process's metrics once a second and says
+    //  how many jobs it has done every 10 s (so `docker compose logs` shows each
+    //  instance working).
+    char host[64] = "local", instance[128];
+    gethostname (host, sizeof host - 1);
+    snprintf (instance, sizeof instance, "validator-%s-%d", host, (int)getpid ());
+    void *pub = zmq_socket (s_ctx, ZMQ_PUB);
+    int zero = 0, hwm = 100;
+    zmq_setsockopt (pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    const char *mep = getenv ("SB_METRICS_ENDPOINT");
+    zmq_connect (pub, mep && *mep ? mep : "tcp://127.0.0.1:5562");
+    sb_metrics_t *metrics = sb_metrics_new ();
+    sb_msg_writer_t *writer = sb_msg_writer_new ();
+    uint64_t reported = 0;
+    for (int tick = 1; !s_interrupted; tick++) {
+        usleep (1000000);
+        uint64_t v = atomic_load (&s_jobs_validate), tj = atomic_load (&s_jobs_toon);
+        sb_metrics_set (metrics, "sb_validator_jobs", "kind=validate", (double)v);
+        sb_metrics_set (metrics, "sb_validator_jobs", "kind=toon", (double)tj);
+        sb_metrics_set (metrics, "sb_validator_calls", "result=fixed",
+                        (double)atomic_load (&s_calls_fixed));
+        sb_metrics_set (metrics, "sb_validator_calls", "result=invalid",
+                        (double)atomic_load (&s_calls_invalid));
+        sb_metrics_set (metrics, "sb_validator_threads", "", (double)threads);
+        size_t len = 0;
+        char *json = sb_metrics_json (metrics, &len);
+        sb_msg_t msg = {.type = SB_MSG_METRICS};
+        msg.metrics_report.service = sb_bytes_str ("validator");
+        msg.metrics_report.instance = sb_bytes_str (instance);
+        msg.metrics_report.ts_ms = (uint64_t)time (NULL) * 1000u;
+        msg.metrics_report.data = sb_bytes (json, len);
+        const void *data;
+        size_t size;
+        if (json && sb_msg_encode (writer, &msg, &data, &size) == 0)
+            zmq_send (pub, data, size, ZMQ_DONTWAIT);
+        free (json);
+        if (tick % 10 == 0 && v + tj != reported) {
+            reported = v + tj;
+            printf ("validator: %s: %llu validation jobs, %llu TOON jobs done\n", instance,
+                    (unsigned long long)v, (unsigned long long)tj);
+            fflush (stdout);
+        }
+    }
     for (long i = 0; i < threads; i++)
         pthread_join (tids[i], NULL);
+    printf ("validator: %s: %llu validation jobs, %llu TOON jobs done\n", instance,
+            (unsigned long long)atomic_load (&s_jobs_validate),
+            (unsigned long long)atomic_load (&s_jobs_toon));
+    zmq_close (pub);
+    sb_metrics_destroy (&metrics);
+    sb_msg_writer_destroy (&writer);
     zmq_ctx_term (s_ctx);
     return 0;
 }

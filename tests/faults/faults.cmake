@@ -7,7 +7,7 @@ if (TARGET sbproto)
 endif ()
 find_program (SB_NODE node)
 if (SB_NODE AND TARGET sb-router)
-    foreach (t routing records config)
+    foreach (t routing records config validator)
         add_test (NAME faults_${t} COMMAND ${SB_NODE} --test ${CMAKE_CURRENT_LIST_DIR}/${t}.test.mjs
                   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
         set_tests_properties (faults_${t} PROPERTIES TIMEOUT 240 LABELS e2e
