@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,24 @@ static const char s_script[] =
     "local fields = {} for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end "
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields)) "
     "redis.call('SET', KEYS[2], id, 'EX', ARGV[2]) return id";
+
+//  The tool registry (auto-detection). KEYS: tool hash, versions hash, names set;
+//  ARGV: name, definition hash, ts_ms, count, definition ("" when not sent).
+static const char s_tool_script[] =
+    "redis.call('HSETNX', KEYS[1], 'first_seen', ARGV[3]) "
+    "redis.call('HSET', KEYS[1], 'last_seen', ARGV[3], 'current_hash', ARGV[2]) "
+    "redis.call('HINCRBY', KEYS[1], 'count', ARGV[4]) "
+    "if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then "
+    "  local n = redis.call('HLEN', KEYS[2]) + 1 "
+    "  redis.call('HSET', KEYS[2], ARGV[2], cjson.encode({version = n, first_seen = ARGV[3], "
+    "definition = ARGV[5]})) "
+    "  redis.call('HSET', KEYS[1], 'version', n) "
+    "elseif ARGV[5] ~= '' then "
+    "  local v = cjson.decode(redis.call('HGET', KEYS[2], ARGV[2])) "
+    "  if v.definition == '' then v.definition = ARGV[5] "
+    "    redis.call('HSET', KEYS[2], ARGV[2], cjson.encode(v)) end "
+    "end "
+    "redis.call('SADD', KEYS[3], ARGV[1]) return 1";
 
 typedef struct {
     char *frame;
@@ -104,7 +123,40 @@ s_append (redisContext *redis, const void *frame, size_t len)
     snprintf (ts, sizeof ts, "%llu", (unsigned long long)ev->ts_us);
     snprintf (maxlen, sizeof maxlen, "%llu", (unsigned long long)s_cfg.max_records);
     snprintf (ttl, sizeof ttl, "%llu", (unsigned long long)s_cfg.max_age_s);
-    if (strcmp (kind, "request") == 0) {
+    if (strcmp (kind, "tool_seen") == 0) {
+        json_error_t jerr;
+        json_t *d = json_loadb (ev->data.data ? ev->data.data : "", ev->data.size, 0, &jerr);
+        const char *name = json_string_value (json_object_get (d, "name"));
+        const char *hash = json_string_value (json_object_get (d, "hash"));
+        const char *def = json_string_value (json_object_get (d, "definition"));
+        const char *tsv = json_string_value (json_object_get (d, "ts_ms"));
+        json_int_t count = json_integer_value (json_object_get (d, "count"));
+        if (!name || !hash || !tsv) {
+            json_decref (d);
+            s_bad++;
+            return -1;
+        }
+        char k1[SB_MAX_NAME + 32], k2[SB_MAX_NAME + 32], cnt[32];
+        snprintf (k1, sizeof k1, "sb:{tools}:tool:%s", name);
+        snprintf (k2, sizeof k2, "sb:{tools}:versions:%s", name);
+        snprintf (cnt, sizeof cnt, "%lld", (long long)count);
+        const char *argv[] = {
+            "EVAL", s_tool_script, "3",           k1, k2, "sb:{tools}:names", name, hash,
+            tsv,    cnt,           def ? def : ""};
+        size_t lens[] = {4,
+                         strlen (s_tool_script),
+                         1,
+                         strlen (k1),
+                         strlen (k2),
+                         16,
+                         strlen (name),
+                         strlen (hash),
+                         strlen (tsv),
+                         strlen (cnt),
+                         def ? strlen (def) : 0};
+        redisAppendCommandArgv (redis, 11, argv, lens);
+        json_decref (d);
+    } else if (strcmp (kind, "request") == 0) {
         snprintf (stream, sizeof stream, "sb:{log}:requests");
         snprintf (key, sizeof key, "sb:{log}:req:%s", id);
         const char *argv[] = {"EVAL",

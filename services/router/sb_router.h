@@ -96,6 +96,10 @@ void sb_router_log (const char *kind, const char *request_id, const char *json, 
 void sb_router_log_bodies (const char *request_id, const char *json, size_t len, sb_bytes_t request,
                            sb_bytes_t response, sb_bytes_t chunks);
 
+//  tool auto-detection (sb_router_tools.c)
+void sb_router_tools_seen (const char *tools_json, size_t len);
+void sb_router_tools_flush (void);
+
 //  validator broker (sb_router_broker.c)
 int sb_broker_start (void);
 void sb_broker_drain (void);

@@ -325,6 +325,7 @@ main (int argc, char **argv)
             if (now - last_metrics >= 1000000u) {
                 last_metrics = now;
                 s_publish_metrics ();
+                sb_router_tools_flush ();
             }
         }
     }

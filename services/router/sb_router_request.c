@@ -1546,6 +1546,13 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
         s_fail (req, 504, "The request's deadline passed before it could be sent.", "timeout");
         return;
     }
+    if (sb_config_auto_detect_tools (req->gen->config) &&
+        memmem (chat->body.data, chat->body.size, "\"tools\"", 7)) {
+        const char *tools;
+        size_t tools_len;
+        s_request_tools (req, &tools, &tools_len);
+        if (tools_len > 2) sb_router_tools_seen (tools, tools_len);
+    }
     if (chat->stream && req->group->tool_mode != SB_TOOLS_DISABLED) {
         const char *tools;
         size_t tools_len;

@@ -116,3 +116,34 @@ test('garbage on the router, validator, logger and metrics sockets is dropped an
     assert.equal(redis(rport, 'EXISTS', 'sb:{log}:req:after-garbage'), '1', 'the logger still records');
   } finally { await gw.close(); await stop(rs); }
 });
+
+test('tool definitions seen in requests are registered: first/last seen, count, and a new version when a definition changes', async () => {
+  const rport = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-redis-'));
+  const rs = await startRedis(rport, dir);
+  const cfg = config();
+  cfg.settings = { auto_detect_tools: true };
+  const gw = await startGateway(cfg, { logger: { SB_REDIS_URL: `redis://127.0.0.1:${rport}` } });
+  const v1 = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }];
+  const v2 = [{ type: 'function', function: { name: 'lookup', description: 'now with docs', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }];
+  try {
+    for (let i = 0; i < 3; i++)
+      assert.equal((await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: v1 })).status, 200);
+    await sleep(1500);
+    assert.equal((await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }], tools: v2 })).status, 200);
+    let tool = {};
+    for (let t = 0; t < 30; t++) {
+      const flat = redis(rport, 'HGETALL', 'sb:{tools}:tool:lookup').split('\n');
+      tool = Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
+      if (tool.count === '4') break;
+      await sleep(200);
+    }
+    assert.equal(tool.count, '4');
+    assert.equal(tool.version, '2');
+    assert.ok(Number(tool.last_seen) > Number(tool.first_seen));
+    assert.equal(redis(rport, 'HLEN', 'sb:{tools}:versions:lookup'), '2');
+    const current = JSON.parse(redis(rport, 'HGET', 'sb:{tools}:versions:lookup', tool.current_hash));
+    assert.equal(current.version, 2);
+    assert.equal(JSON.parse(current.definition).description, 'now with docs');
+  } finally { await gw.close(); await stop(rs); }
+});
