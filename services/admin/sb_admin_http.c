@@ -86,8 +86,7 @@ s_reset (s_conn_t *conn)
 //  Queues a whole response (headers + body) for one lws_write. `page`: add the
 //  dashboard's security headers.
 static int
-s_respond_as (s_conn_t *conn, int status, const char *type, bool page, const void *body,
-              size_t len)
+s_respond_as (s_conn_t *conn, int status, const char *type, bool page, const void *body, size_t len)
 {
     sb_admin_http_ctx_t *ctx = s_ctx (conn->wsi);
     if (ctx->own) {

@@ -151,8 +151,7 @@ s_entry (const redisReply *item, s_entry_t *e)
 {
     memset (e, 0, sizeof *e);
     if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 ||
-        item->element[0]->type != REDIS_REPLY_STRING ||
-        item->element[1]->type != REDIS_REPLY_ARRAY)
+        item->element[0]->type != REDIS_REPLY_STRING || item->element[1]->type != REDIS_REPLY_ARRAY)
         return -1;
     e->id = item->element[0]->str;
     const redisReply *fields = item->element[1];
@@ -180,15 +179,18 @@ static size_t
 s_utf8_len (const unsigned char *p, size_t n)
 {
     if (p[0] < 0x80) return 1;
-    size_t len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t len = (p[0] & 0xe0) == 0xc0   ? 2
+                 : (p[0] & 0xf0) == 0xe0 ? 3
+                 : (p[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
     if (!len || len > n) return 0;
     for (size_t i = 1; i < len; i++)
         if ((p[i] & 0xc0) != 0x80) return 0;
-    uint32_t cp = len == 2   ? (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f)
-                  : len == 3 ? (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 |
-                                   (p[2] & 0x3f)
-                             : (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
-                                   (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+    uint32_t cp = len == 2 ? (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f)
+                  : len == 3
+                      ? (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f)
+                      : (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+                            (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
     //  Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
     if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
         (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
@@ -250,8 +252,8 @@ sb_admin_logs_decode_chunks (const char *data, size_t len, bool *truncated, bool
         at = (size_t)(nl - data) + 1;
         if (size > len - at) goto bad;
         json_t *text = s_text (data + at, (size_t)size, (size_t)size, NULL, NULL);
-        json_t *item = text ? json_pack ("{s:I,s:o}", "offset_ms", (json_int_t)offset, "data", text)
-                            : NULL;
+        json_t *item =
+            text ? json_pack ("{s:I,s:o}", "offset_ms", (json_int_t)offset, "data", text) : NULL;
         if (!item) {
             json_decref (list);
             return NULL;
@@ -470,9 +472,9 @@ sb_admin_logs_get (redisContext *c, const char *request_id, char **body, size_t 
                                          SB_ADMIN_LOGS_MAX_BODY, &lossy, &cut));
         if (e.chunks && e.chunks->len) {
             bool truncated = false, malformed = false;
-            json_object_set_new (doc, "chunks",
-                                 sb_admin_logs_decode_chunks (e.chunks->str, e.chunks->len,
-                                                              &truncated, &malformed));
+            json_object_set_new (
+                doc, "chunks",
+                sb_admin_logs_decode_chunks (e.chunks->str, e.chunks->len, &truncated, &malformed));
             if (truncated) json_object_set_new (doc, "chunks_truncated", json_true ());
             if (malformed) json_object_set_new (doc, "chunks_malformed", json_true ());
         }

@@ -37,7 +37,7 @@ typedef struct {
     char model[SB_ADMIN_LOGS_FIELD + 1];
     char group[SB_ADMIN_LOGS_FIELD + 1];
     char channel[SB_ADMIN_LOGS_FIELD + 1];
-    int status_min, status_max; // inclusive
+    int status_min, status_max;  // inclusive
     uint64_t since_ms, until_ms; // request time (ts_us), unix ms, inclusive
     bool tool_issues;            // only records with fixed / invalid / skipped tool calls
 } sb_admin_logs_filter_t;
@@ -75,6 +75,7 @@ int sb_admin_logs_tail (redisContext *c, char *last_id, size_t last_size, char *
 //  JSON array of {"offset_ms","data"}; at most SB_ADMIN_LOGS_MAX_CHUNKS (then
 //  *truncated). *malformed is set when the capture does not follow the format
 //  (what precedes the fault is kept). Caller owns the result; NULL on OOM.
-json_t *sb_admin_logs_decode_chunks (const char *data, size_t len, bool *truncated, bool *malformed);
+json_t *sb_admin_logs_decode_chunks (const char *data, size_t len, bool *truncated,
+                                     bool *malformed);
 
 #endif

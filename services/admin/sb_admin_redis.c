@@ -106,7 +106,9 @@ s_drop_connection (sb_admin_redis_t *self)
 static bool
 s_command_ok (redisContext *c, const char *fmt, const char *a, const char *b)
 {
-    redisReply *r = b ? redisCommand (c, fmt, a, b) : a ? redisCommand (c, fmt, a) : redisCommand (c, fmt);
+    redisReply *r = b   ? redisCommand (c, fmt, a, b)
+                    : a ? redisCommand (c, fmt, a)
+                        : redisCommand (c, fmt);
     bool ok = r && r->type != REDIS_REPLY_ERROR;
     freeReplyObject (r);
     return ok;
@@ -127,7 +129,8 @@ s_connection (sb_admin_redis_t *self)
         if (c) redisFree (c);
         return NULL;
     }
-    struct timeval tv = {SB_ADMIN_REDIS_COMMAND_MS / 1000, (SB_ADMIN_REDIS_COMMAND_MS % 1000) * 1000};
+    struct timeval tv = {SB_ADMIN_REDIS_COMMAND_MS / 1000,
+                         (SB_ADMIN_REDIS_COMMAND_MS % 1000) * 1000};
     redisSetTimeout (c, tv);
     char db[16];
     snprintf (db, sizeof db, "%d", self->db);
@@ -152,9 +155,9 @@ static void
 s_push (sb_admin_redis_t *self, sb_admin_redis_result_t *result)
 {
     pthread_mutex_lock (&self->lock);
-    bool room = self->result_count < S_MAX_RESULTS &&
-                (result->kind != SB_ADMIN_REDIS_TAIL ||
-                 self->tails_pending < SB_ADMIN_REDIS_MAX_TAILS);
+    bool room =
+        self->result_count < S_MAX_RESULTS &&
+        (result->kind != SB_ADMIN_REDIS_TAIL || self->tails_pending < SB_ADMIN_REDIS_MAX_TAILS);
     if (room) {
         self->results[(self->result_head + self->result_count) % S_MAX_RESULTS] = result;
         self->result_count++;
@@ -190,9 +193,8 @@ s_run_job (sb_admin_redis_t *self, const s_job_t *job)
         r->body = strndup (buf, n);
         r->len = r->body ? n : 0;
     } else if (job->kind == SB_ADMIN_REDIS_LIST)
-        r->status =
-            sb_admin_logs_list (c, &job->filter, sb_mono_us () + SB_ADMIN_REDIS_LIST_MS * 1000u,
-                                &r->body, &r->len);
+        r->status = sb_admin_logs_list (
+            c, &job->filter, sb_mono_us () + SB_ADMIN_REDIS_LIST_MS * 1000u, &r->body, &r->len);
     else
         r->status = sb_admin_logs_get (c, job->id, &r->body, &r->len);
     if (c && c->err) s_drop_connection (self);
