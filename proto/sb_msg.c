@@ -224,12 +224,73 @@ s_read_field (const s_field_t *f, const msgpack_object *o, void *p, const char *
     return s_fail (why, "bad field kind");
 }
 
+//  Reads a big-endian length of n bytes at p (n = 1, 2 or 4).
+static uint64_t
+s_be (const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+//  0 when the frame is an array (at most 64 elements) of scalars, str and bin only,
+//  whose declared lengths stay inside the frame; -1 otherwise.
+static int
+s_precheck (const void *data, size_t size)
+{
+    const unsigned char *p = data, *end = p + size;
+    uint64_t count;
+    if (*p >= 0x90 && *p <= 0x9f) {
+        count = *p & 0x0f;
+        p++;
+    } else if (*p == 0xdc && size >= 3) {
+        count = s_be (p + 1, 2);
+        p += 3;
+    } else
+        return -1;
+    if (count > 64) return -1;
+    for (uint64_t i = 0; i < count; i++) {
+        if (p >= end) return -1;
+        unsigned char b = *p++;
+        uint64_t skip = 0;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+            skip = 0;
+        else if (b >= 0xa0 && b <= 0xbf)
+            skip = b & 0x1f;
+        else if (b == 0xcc || b == 0xd0)
+            skip = 1;
+        else if (b == 0xcd || b == 0xd1)
+            skip = 2;
+        else if (b == 0xce || b == 0xd2 || b == 0xca)
+            skip = 4;
+        else if (b == 0xcf || b == 0xd3 || b == 0xcb)
+            skip = 8;
+        else if (b == 0xc4 || b == 0xd9 || b == 0xc5 || b == 0xda || b == 0xc6 || b == 0xdb) {
+            int n = (b == 0xc4 || b == 0xd9) ? 1 : (b == 0xc5 || b == 0xda) ? 2 : 4;
+            if (end - p < n) return -1;
+            skip = s_be (p, n);
+            p += n;
+        } else
+            return -1; // nested arrays and maps, ext types, 0xc1
+        if ((uint64_t)(end - p) < skip) return -1;
+        p += skip;
+    }
+    return 0;
+}
+
 int
 sb_msg_decode (const void *data, size_t size, sb_msg_t *msg, const char **why)
 {
     memset (msg, 0, sizeof *msg);
     if (!data || size == 0) return s_fail (why, "empty frame");
     if (size > SB_MAX_BODY + (1u << 20)) return s_fail (why, "frame too large");
+
+    //  msgpack-c allocates an array's or map's element storage from the count the
+    //  frame declares, before it knows the elements are there: a 9-byte frame can ask
+    //  for gigabytes. Our messages are one flat array of scalars, strings and bins,
+    //  so the frame's shape is checked first, without allocating.
+    if (s_precheck (data, size) != 0) return s_fail (why, "not a flat message array");
 
     //  msgpack_unpack_next keeps str/bin objects pointing into `data`, so only the
     //  object tree (a few hundred bytes) lives in its zone, freed below.

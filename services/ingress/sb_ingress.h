@@ -33,6 +33,7 @@ typedef struct {
     sb_config_t *config; // current snapshot; replaced whole
     void *zmq_ctx;
     void *router; // DEALER
+    void *logger; // PUSH (records of requests refused here)
     sb_msg_writer_t *writer;
     struct _sb_metrics_t *metrics; // this instance's metrics (lws thread)
     void *metrics_pub;             // PUB to admin
@@ -45,7 +46,7 @@ typedef struct {
     uint32_t free_count;
     //  counters
     uint64_t requests, rejected, cancelled, slow_clients_dropped, router_unavailable;
-    uint64_t bad_messages;
+    uint64_t bad_messages, log_dropped;
 } sb_ingress_t;
 
 extern sb_ingress_t sb_ingress;
@@ -67,6 +68,9 @@ int sb_ingress_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
 int sb_ingress_link_send (const sb_msg_t *msg);
 //  Drains every message waiting from the router (call after each service round).
 void sb_ingress_link_drain (void);
+//  Sends a request record to the logger without blocking (drops are counted).
+void sb_ingress_link_log (const char *request_id, const char *json, size_t len, const char *body,
+                          size_t body_len);
 void sb_ingress_link_tick (void); // once a second: heartbeat + liveness + config
 int sb_ingress_config_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                                 void *in, size_t len);

@@ -42,6 +42,10 @@ struct _sb_conn_t {
     uint64_t last_write_us;
     uint64_t deadline_us; // monotonic; ingress gives up a little after the router should
     char model[SB_MAX_NAME + 1];
+    char key_name[SB_MAX_NAME + 1]; // the authenticated key, for the record
+    bool is_chat;                   // a chat completion: refusals are recorded here
+    bool routed;                    // handed to the router (which records it)
+    uint64_t received_us;
 };
 
 #define S_TRACE_MAX    64
@@ -181,9 +185,45 @@ s_respond (sb_conn_t *conn, int status, const char *content_type, const char *bo
     lws_callback_on_writable (conn->wsi);
 }
 
+//  A chat completion refused before it reached the router still gets its record
+//  (the router records everything it handled).
+static void
+s_log_refused (sb_conn_t *conn, int status, const char *message)
+{
+    char rec[2048];
+    size_t n = 0;
+    size_t cap = sizeof rec - 1;
+    int k = snprintf (rec, cap, "{\"request_id\":\"");
+    n = (size_t)k;
+    sb_json_escape_append (rec, cap, &n, conn->trace_id, strlen (conn->trace_id));
+    k = snprintf (rec + n, cap - n, "\",\"key\":\"");
+    n += (size_t)k;
+    sb_json_escape_append (rec, cap, &n, conn->key_name, strlen (conn->key_name));
+    k = snprintf (rec + n, cap - n, "\",\"model\":\"");
+    n += (size_t)k;
+    sb_json_escape_append (rec, cap, &n, conn->model, strlen (conn->model));
+    size_t body = conn->body_len < 65536 ? conn->body_len : 65536;
+    k = snprintf (rec + n, cap - n,
+                  "\",\"group\":\"\",\"channel\":\"\",\"attempts\":0,\"status\":%d,\"stream\":%s,"
+                  "\"timings_us\":{\"received\":%llu,\"first_byte\":0,\"total\":0},"
+                  "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0},"
+                  "\"attempt_log\":[],\"refused_by\":\"ingress\",\"request_bytes\":%zu,"
+                  "\"request_cut\":%s,\"error\":\"",
+                  status, conn->stream ? "true" : "false", (unsigned long long)conn->received_us,
+                  conn->body_len, body < conn->body_len || conn->body_too_large ? "true" : "false");
+    if (k > 0 && (size_t)k < cap - n) n += (size_t)k;
+    sb_json_escape_append (rec, cap - 3, &n, message, strlen (message));
+    rec[n++] = '"';
+    rec[n++] = '}';
+    rec[n] = '\0';
+    sb_ingress_link_log (conn->trace_id, rec, n, conn->body_too_large ? NULL : conn->body,
+                         conn->body_too_large ? 0 : body);
+}
+
 static void
 s_respond_error (sb_conn_t *conn, int status, const char *message, const char *code)
 {
+    if (conn->is_chat && !conn->routed) s_log_refused (conn, status, message);
     char body[1024];
     size_t len = sb_oai_error_body (body, sizeof body, status, message, NULL, code);
     s_respond (conn, status, "application/json", body, len, NULL, 0);
@@ -419,6 +459,7 @@ s_handle_chat (sb_conn_t *conn)
                          "invalid_api_key");
         return;
     }
+    snprintf (conn->key_name, sizeof conn->key_name, "%s", key->name);
     if (conn->body_too_large) {
         char msg[128];
         snprintf (msg, sizeof msg, "Request body too large: the limit is %zu bytes.",
@@ -503,6 +544,7 @@ s_handle_chat (sb_conn_t *conn)
         return;
     }
     conn->state = S_ROUTED;
+    conn->routed = true;
     conn->deadline_us = sb_mono_us () + (uint64_t)total_ms * 1000u + S_DEADLINE_PAD;
     conn->last_write_us = sb_mono_us ();
     uint64_t first = self->settings.ping_ms * 1000ull;
@@ -520,6 +562,10 @@ s_reset (sb_conn_t *conn)
     conn->body_too_large = false;
     conn->stream = false;
     conn->state = S_IDLE;
+    conn->is_chat = false;
+    conn->routed = false;
+    conn->key_name[0] = '\0';
+    conn->model[0] = '\0';
 }
 
 static int
@@ -555,6 +601,8 @@ s_on_http (sb_conn_t *conn, const char *path)
     bool is_get = lws_hdr_total_length (conn->wsi, WSI_TOKEN_GET_URI) > 0;
 
     if (strcmp (path, "/v1/chat/completions") == 0 || strcmp (path, "/chat/completions") == 0) {
+        conn->is_chat = true;
+        conn->received_us = sb_wall_us ();
         if (!is_post) {
             s_respond_error (conn, 405, "Use POST for /v1/chat/completions.", "method_not_allowed");
             return 0;

@@ -93,6 +93,13 @@ sb_ingress_link_start (void)
             if (!s_config_bridge) close (cdesc.filefd);
         }
     }
+    self->logger = zmq_socket (self->zmq_ctx, ZMQ_PUSH);
+    int log_hwm = 10000;
+    zmq_setsockopt (self->logger, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->logger, ZMQ_SNDHWM, &log_hwm, sizeof log_hwm);
+    zmq_setsockopt (self->logger, ZMQ_IMMEDIATE, &one, sizeof one);
+    const char *lep = getenv ("SB_LOGGER_ENDPOINT");
+    zmq_connect (self->logger, lep && *lep ? lep : "tcp://127.0.0.1:5557");
     self->metrics = sb_metrics_new ();
     self->metrics_pub = zmq_socket (self->zmq_ctx, ZMQ_PUB);
     int metrics_hwm = 100;
@@ -120,6 +127,8 @@ sb_ingress_link_stop (void)
 {
     sb_ingress_t *self = &sb_ingress;
     sb_clone_destroy (&s_clone);
+    if (self->logger) zmq_close (self->logger);
+    self->logger = NULL;
     if (self->router) zmq_close (self->router);
     self->router = NULL;
     if (self->metrics_pub) zmq_close (self->metrics_pub);
@@ -219,6 +228,7 @@ s_publish_metrics (void)
     sb_metrics_set (m, "sb_ingress_cancelled", "", (double)self->cancelled);
     sb_metrics_set (m, "sb_ingress_slow_clients_dropped", "", (double)self->slow_clients_dropped);
     sb_metrics_set (m, "sb_ingress_router_unavailable", "", (double)self->router_unavailable);
+    sb_metrics_set (m, "sb_log_dropped", "", (double)self->log_dropped);
     sb_metrics_set (m, "sb_bad_messages", "",
                     (double)(self->bad_messages + sb_msg_decode_errors ()));
     size_t len = 0;
@@ -234,6 +244,25 @@ s_publish_metrics (void)
     if (sb_msg_encode (self->writer, &msg, &data, &size) == 0)
         zmq_send (self->metrics_pub, data, size, ZMQ_DONTWAIT);
     free (json);
+}
+
+void
+sb_ingress_link_log (const char *request_id, const char *json, size_t len, const char *body,
+                     size_t body_len)
+{
+    sb_ingress_t *self = &sb_ingress;
+    if (!self->logger) return;
+    sb_msg_t msg = {.type = SB_MSG_LOG_EVENT};
+    msg.log_event.kind = sb_bytes_str ("request");
+    msg.log_event.request_id = sb_bytes_str (request_id);
+    msg.log_event.ts_us = sb_wall_us ();
+    msg.log_event.data = sb_bytes (json, len);
+    msg.log_event.request_body = sb_bytes (body, body_len);
+    const void *data;
+    size_t size;
+    if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
+        zmq_send (self->logger, data, size, ZMQ_DONTWAIT) < 0)
+        self->log_dropped++;
 }
 
 void

@@ -291,6 +291,8 @@ s_accept (const void *data, size_t size, bool redis_up)
 {
     //  Order: while the spool holds anything, new events go behind it.
     if (s_spool && (!redis_up || sb_logger_spool_pending (s_spool) > 0)) {
+        //  Whatever still waits in memory is older: it goes to the spool first.
+        if (s_count) s_memory_to_spool ();
         if (sb_logger_spool_push (s_spool, data, size) == 0)
             s_spooled++;
         else

@@ -163,6 +163,16 @@ test_rejects (sb_msg_writer_t *w)
     CHECK (sb_msg_decode (sb.data, sb.size, &out, &why) == -1);
     CHECK_STR (why, "wrong field count");
 
+    //  A frame that declares a huge nested array is refused before msgpack-c would
+    //  allocate room for it.
+    const unsigned char bomb[] = {0x93, 0x01, 0x02, 0xdd, 0x7f, 0xff, 0xff, 0xff};
+    CHECK (sb_msg_decode (bomb, sizeof bomb, &out, &why) == -1);
+    CHECK_STR (why, "not a flat message array");
+    const unsigned char map_bomb[] = {0x92, 0x01, 0xdf, 0x7f, 0xff, 0xff, 0xff};
+    CHECK (sb_msg_decode (map_bomb, sizeof map_bomb, &out, &why) == -1);
+    const unsigned char long_str[] = {0x93, 0x01, 0x02, 0xdb, 0x7f, 0xff, 0xff, 0xff, 'x'};
+    CHECK (sb_msg_decode (long_str, sizeof long_str, &out, &why) == -1);
+
     //  Oversize name field.
     msgpack_sbuffer_clear (&sb);
     msgpack_pack_array (&pk, 4);
