@@ -38,3 +38,31 @@ if (TARGET sbcommon AND TARGET sb-admin)
     target_include_directories (test_admin_metrics PRIVATE ${CMAKE_SOURCE_DIR}/services/admin
                                                            ${CMAKE_CURRENT_LIST_DIR}/unit)
 endif ()
+# The live dashboard in a real browser (tests/dashboard): Debian chromium driven by
+# playwright-core against the whole gateway (redis-server, mock, logger, router,
+# validator, ingress, admin) on free ports; also /metrics and the logs API from
+# outside, and Redis going away. The fixture installs chromium (apt) and
+# playwright-core (npm ci) when missing. Screenshots: <build>/dashboard/*.png.
+find_program (SB_DASH_NODE node)
+find_program (SB_DASH_REDIS redis-server)
+set (sb_dash_ok ON)
+foreach (t sb-admin sb-ingress sb-router sb-validator sb-logger sb-mock)
+    if (NOT TARGET ${t})
+        set (sb_dash_ok OFF)
+    endif ()
+endforeach ()
+if (sb_dash_ok AND SB_DASH_NODE AND SB_DASH_REDIS)
+    add_test (NAME dashboard_setup COMMAND ${CMAKE_CURRENT_LIST_DIR}/dashboard/setup.sh)
+    set_tests_properties (dashboard_setup PROPERTIES FIXTURES_SETUP dashboard_browser TIMEOUT 900
+                                                     LABELS e2e)
+    add_test (NAME dashboard_browser
+              COMMAND ${SB_DASH_NODE} --test --test-reporter=spec dashboard.test.mjs
+              WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR}/dashboard)
+    set_tests_properties (dashboard_browser PROPERTIES
+        TIMEOUT 180
+        LABELS e2e
+        FIXTURES_REQUIRED dashboard_browser
+        ENVIRONMENT "SB_BIN_DIR=${CMAKE_BINARY_DIR}/bin;SB_SCREENSHOT_DIR=${CMAKE_BINARY_DIR}/dashboard")
+elseif (sb_dash_ok)
+    message (WARNING "dashboard: node or redis-server not found: browser test not registered")
+endif ()

@@ -43,6 +43,7 @@ function fmtRate(v) {
 }
 function fmtMs(v) {
   if (v === null || v === undefined) return '–';
+  if (v === 0) return '0 ms';
   if (v < 1) return `${v.toFixed(2)} ms`;
   if (v < 10) return `${v.toFixed(1)} ms`;
   if (v < 1000) return `${Math.round(v)} ms`;
@@ -338,7 +339,7 @@ async function openDetail(id, tr) {
       el('table', {}, el('tbody', {}, ...r.attempt_log.map((a, i) => el('tr', {},
         el('td', {}, `#${i + 1}`), el('td', {}, a.channel),
         el('td', {}, el('span', { class: `status-code ${statusClass(a.status)}` }, a.status)),
-        el('td', { class: 'num' }, fmtMs(a.ms))))))));
+        el('td', { class: 'num' }, `${a.ms} ms`)))))));
   }
   if (d.request_body !== undefined)
     parts.push(el('section', {}, el('h3', {}, `Request body${r.request_cut ? ' (cut)' : ''}`),
@@ -349,7 +350,9 @@ async function openDetail(id, tr) {
   if (Array.isArray(d.chunks)) {
     const list = el('div', { class: 'chunks', id: 'detail-chunks' },
       ...d.chunks.map((c) => el('div', { class: 'chunk' },
-        el('span', { class: 'at' }, `+${c.offset_ms} ms`), el('pre', {}, c.data))));
+        el('span', { class: 'at' }, `+${c.offset_ms} ms`), el('pre', {}, c.data.replace(/\n+$/, '')))));
+    const text = assembled(d.chunks);
+    if (text) parts.push(el('section', {}, el('h3', {}, 'Streamed text'), el('pre', { class: 'body assembled', id: 'detail-text' }, text)));
     const note = [`${d.chunks.length} chunks`];
     if (r.chunks_cut || d.chunks_truncated) note.push('cut');
     if (d.chunks_malformed) note.push('capture malformed');
@@ -357,6 +360,22 @@ async function openDetail(id, tr) {
   }
   if (d.bodies_lossy) parts.push(el('p', { class: 'note' }, 'Bytes that were not UTF-8 are shown as �.'));
   body.replaceChildren(...parts);
+}
+
+// The text a client saw: the content deltas of an OpenAI-style stream.
+function assembled(chunks) {
+  let text = '';
+  for (const c of chunks) {
+    for (const line of c.data.split('\n')) {
+      if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+      try {
+        const ev = JSON.parse(line.slice(6));
+        const delta = ev.choices && ev.choices[0] && ev.choices[0].delta;
+        if (delta && typeof delta.content === 'string') text += delta.content;
+      } catch { /* a line split across chunks: skipped */ }
+    }
+  }
+  return text;
 }
 
 function closeDetail() {

@@ -1,0 +1,192 @@
+// dashboard.test.mjs — admin's live dashboard in a real browser (Debian chromium
+// driven by playwright-core) against the whole gateway on free ports: sign in
+// with the admin token, send requests through ingress while the page is open,
+// see the numbers move and the requests arrive without a reload, open a
+// streamed request and see its chunks. Also /metrics and the logs API as a
+// scraper and a script would use them, and a wrong token refused.
+// Screenshots go to $SB_SCREENSHOT_DIR (the build dir under ctest).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { chat, startStack } from './stack.mjs';
+
+const TOKEN = 'dashboard-test-admin-token-0123456789';
+const SHOTS = process.env.SB_SCREENSHOT_DIR || path.join(os.tmpdir(), 'sb-dashboard-shots');
+const CHROMIUM = process.env.SB_CHROMIUM || '/usr/bin/chromium';
+
+let stack, context, page, profile;
+const consoleErrors = [];
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack({ adminToken: TOKEN });
+  profile = mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = context.pages()[0] || await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (stack) await stack.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function number(selector) {
+  const text = (await page.textContent(selector)).replace(/,/g, '');
+  return parseFloat(text);
+}
+
+// Sends `n` chat requests (every third streamed) with ids prefix-0…; returns them.
+async function traffic(prefix, n) {
+  const ids = [];
+  for (let i = 0; i < n; i++) {
+    const id = `${prefix}-${i}`;
+    const stream = i % 3 === 2;
+    const r = await chat(stack.base, { model: 'demo-chat', stream, messages: [{ role: 'user', content: `hello ${i}` }] }, id);
+    assert.equal(r.status, 200, r.text);
+    ids.push({ id, stream });
+  }
+  return ids;
+}
+
+test('sign in, live numbers, requests appear, a streamed request shows its chunks', async () => {
+  await page.goto(stack.admin + '/');
+  await page.waitForSelector('#login:not([hidden])');
+  await page.fill('#token', TOKEN);
+  await page.click('#connect');
+  await page.waitForFunction(() => document.querySelector('#conn').textContent === 'live', null, { timeout: 10000 });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('sb-admin-token')), TOKEN);
+  // Services report within a second or two; the header lists them.
+  await page.waitForFunction(() => /router/.test(document.querySelector('#instances').textContent) &&
+    /ingress/.test(document.querySelector('#instances').textContent), null, { timeout: 10000 });
+  assert.equal(await page.textContent('#redis'), 'logs up');
+  const before = await number('#total-requests');
+
+  // Requests while the page is open, spread over ~3 s so the rate is visible.
+  const sent = [];
+  for (let round = 0; round < 6; round++) {
+    sent.push(...await traffic(`dash-${round}`, 6));
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  await page.waitForFunction(() => parseFloat(document.querySelector('#rps').textContent) > 0, null, { timeout: 15000 });
+  const rps = await number('#rps');
+  assert.ok(rps > 0, `rps ${rps}`);
+  await page.waitForFunction((want) => parseFloat(document.querySelector('#total-requests').textContent.replace(/,/g, '')) >= want,
+    before + sent.length, { timeout: 10000 });
+  const p50 = await page.textContent('#p50');
+  assert.match(p50, /ms|s$/, `p50 shows a latency: ${p50}`);
+  const tokens = await number('#tps');
+  assert.ok(tokens > 0, `tokens/s ${tokens}`);
+  // Channels from the router's breaker gauges.
+  await page.waitForSelector('#channels tbody tr');
+  assert.match(await page.textContent('#channels tbody'), /mock-primary/);
+
+  // Every request arrived in the table without a reload (the tail pushes them).
+  const last = sent[sent.length - 1].id;
+  await page.waitForSelector(`#requests tbody tr[data-request-id="${last}"]`, { timeout: 10000 });
+  const rows = await page.$$eval('#requests tbody tr', (trs) => trs.map((t) => t.dataset.requestId));
+  for (const { id } of sent) assert.ok(rows.includes(id), `row for ${id}`);
+  assert.equal(rows[0], last, 'newest first');
+  const row = await page.textContent(`#requests tbody tr[data-request-id="${last}"]`);
+  assert.match(row, /200/);
+  assert.match(row, /demo-chat/);
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard.png') });
+
+  // A streamed request: its detail lists the chunks with their offsets.
+  const streamed = sent.filter((s) => s.stream).pop().id;
+  await page.click(`#requests tbody tr[data-request-id="${streamed}"]`);
+  await page.waitForSelector('#detail-chunks .chunk', { timeout: 10000 });
+  assert.equal(await page.textContent('#detail-title'), streamed);
+  const chunks = await page.$$eval('#detail-chunks .chunk', (cs) => cs.map((c) => ({
+    at: c.querySelector('.at').textContent, data: c.querySelector('pre').textContent })));
+  assert.ok(chunks.length >= 2, `${chunks.length} chunks`);
+  for (const c of chunks) assert.match(c.at, /^\+\d+ ms$/);
+  assert.match(chunks[0].data, /^data: \{/);
+  assert.ok(chunks.some((c) => c.data.includes('[DONE]')), 'the stream ends with [DONE]');
+  assert.match(await page.textContent('#detail-request'), /"stream": true/);
+  assert.match(await page.textContent('#detail-text'), /^Lorem/, 'the content deltas put together');
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard-detail.png') });
+
+  // A plain request: the response body, pretty-printed.
+  await page.click('#detail-close');
+  const plain = sent.find((s) => !s.stream).id;
+  await page.click(`#requests tbody tr[data-request-id="${plain}"]`);
+  await page.waitForSelector('#detail-response');
+  assert.match(await page.textContent('#detail-response'), /"object": "chat.completion"/);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isHidden('#detail'), true);
+
+  assert.deepEqual(consoleErrors, [], 'no errors in the page (CSP included)');
+});
+
+test('a reload keeps the session and loads the history', async () => {
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('#conn').textContent === 'live', null, { timeout: 10000 });
+  await page.waitForSelector('#requests tbody tr[data-request-id="dash-5-5"]', { timeout: 10000 });
+});
+
+test('a wrong token is refused and the page asks again', async () => {
+  const other = await context.newPage();
+  await other.goto(stack.admin + '/');
+  await other.evaluate(() => sessionStorage.clear());
+  await other.reload();
+  await other.fill('#token', 'not-the-token');
+  await other.click('#connect');
+  await other.waitForFunction(() => /refused/.test(document.querySelector('#login-error').textContent), null, { timeout: 10000 });
+  assert.equal(await other.isVisible('#login'), true);
+  assert.equal(await other.evaluate(() => sessionStorage.getItem('sb-admin-token')), null);
+  await other.close();
+});
+
+test('/metrics serves Prometheus text without a token; the logs API needs one', async () => {
+  const res = await fetch(`${stack.admin}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  const ok = /^sb_requests_total\{service="router",status="200",model="demo-chat",channel="[^"]+"\} (\d+)$/m.exec(text);
+  assert.ok(ok && +ok[1] >= 36, 'router requests summed');
+  assert.match(text, /^sb_request_duration_ms_bucket\{service="router",model="demo-chat",le="\+Inf"\} \d+$/m);
+  assert.match(text, /^sb_router_active_requests\{service="router",instance="router-\d+"\} 0$/m);
+  assert.match(text, /^sb_admin_ws_clients\{service="admin",instance="admin-\d+"\} [1-9]/m);
+
+  assert.equal((await fetch(`${stack.admin}/api/logs`)).status, 401);
+  const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+  const page1 = await (await fetch(`${stack.admin}/api/logs?limit=5&model=demo-chat&status=2xx`, auth)).json();
+  assert.equal(page1.data.length, 5);
+  assert.equal(page1.has_more, true);
+  const page2 = await (await fetch(`${stack.admin}/api/logs?limit=5&before=${page1.next_before}`, auth)).json();
+  assert.equal(page2.data.length, 5);
+  assert.ok(page2.data[0].id < page1.data[4].id || page2.data[0].id.length < page1.data[4].id.length, 'older page');
+  const none = await (await fetch(`${stack.admin}/api/logs?status=5xx`, auth)).json();
+  assert.equal(none.data.length, 0);
+  const bad = await fetch(`${stack.admin}/api/logs?limit=100000`, auth);
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /limit/);
+});
+
+test('Redis down: the logs API answers 503 at once, the rest of admin keeps working', async () => {
+  await stack.stopRedis();
+  const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+  const t0 = Date.now();
+  const res = await fetch(`${stack.admin}/api/logs?limit=5`, auth);
+  assert.equal(res.status, 503);
+  assert.equal((await res.json()).error.code, 'logs_unavailable');
+  assert.ok(Date.now() - t0 < 2500, `answered in ${Date.now() - t0} ms`);
+  assert.equal((await fetch(`${stack.admin}/healthz`)).status, 200);
+  assert.equal((await fetch(`${stack.admin}/metrics`)).status, 200);
+  // The page says so, and keeps its live numbers.
+  await page.waitForFunction(() => document.querySelector('#redis').textContent === 'logs down', null, { timeout: 10000 });
+  assert.equal(await page.textContent('#conn'), 'live');
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard-redis-down.png') });
+});
