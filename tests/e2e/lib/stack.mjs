@@ -329,6 +329,7 @@ export class Stack {
   commonEnv() {
     return {
       SB_METRICS_ENDPOINT: `tcp://127.0.0.1:${this.metricsPort}`,
+      SB_LOGGER_ENDPOINT: `tcp://127.0.0.1:${this.loggerPort}`, // router and ingress push here
       SB_DATA_DIR: path.join(this.dir, 'data'),
       SB_ADMIN_PUB_ENDPOINT: '',
       SB_ADMIN_SNAPSHOT_ENDPOINT: '',
