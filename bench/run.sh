@@ -127,7 +127,8 @@ ttfb() { # url auth-header
             -d '{"model":"mock-chat","stream":true,"messages":[{"role":"user","content":"hello"}],"mock":{"chunks":3}}'
     done | awk '$1 != 200 { bad++ } $1 == 200 { print $2 } END { if (bad) print "FAILED " bad > "/dev/stderr" }' \
         | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan nan"; exit }
-                         printf "%.3f %.3f", a[int((NR + 1) * 0.5)] * 1000, a[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1] * 1000 }'
+                         m = int((NR + 1) / 2); q = int(NR * 0.99); if (q < 1) q = 1
+                         printf "%.3f %.3f", a[m] * 1000, a[q] * 1000 }'
 }
 wait_stream() {
     for i in $(seq 1 100); do
