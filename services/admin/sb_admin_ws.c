@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ typedef struct s_session {
 
 struct _sb_admin_ws_t {
     const sb_admin_auth_t *auth;
+    size_t max_queue; // messages per client
     void (*on_watchers) (void *arg, size_t clients);
     void *arg;
     s_session_t *sessions; // every established session
@@ -59,12 +61,14 @@ s_msg_release (s_msg_t **m_p)
 }
 
 sb_admin_ws_t *
-sb_admin_ws_new (const sb_admin_auth_t *auth, void (*on_watchers) (void *arg, size_t clients),
-                 void *arg)
+sb_admin_ws_new (const sb_admin_auth_t *auth, size_t max_queue,
+                 void (*on_watchers) (void *arg, size_t clients), void *arg)
 {
     sb_admin_ws_t *self = calloc (1, sizeof *self);
     if (!self) return NULL;
     self->auth = auth;
+    self->max_queue = max_queue && max_queue < SB_ADMIN_WS_MAX_QUEUE ? max_queue
+                                                                       : SB_ADMIN_WS_MAX_QUEUE;
     self->on_watchers = on_watchers;
     self->arg = arg;
     return self;
@@ -115,7 +119,7 @@ static void
 s_enqueue (sb_admin_ws_t *self, s_session_t *s, s_msg_t *m)
 {
     if (s->dropping) return;
-    if (s->count == SB_ADMIN_WS_MAX_QUEUE || s->bytes + m->len > SB_ADMIN_WS_MAX_QUEUE_BYTES) {
+    if (s->count >= self->max_queue || s->bytes + m->len > SB_ADMIN_WS_MAX_QUEUE_BYTES) {
         //  It cannot keep up: let it go now rather than hold its backlog.
         s->dropping = true;
         s_clear_queue (s);
@@ -222,6 +226,10 @@ s_on_established (sb_admin_ws_t *self, s_session_t *s, struct lws *wsi)
     self->sessions = s;
     s->linked = true;
     self->session_count++;
+    //  What the kernel holds for a client that stopped reading counts towards
+    //  the bound too: without a cap, autotuning lets it grow to megabytes.
+    int sndbuf = SB_ADMIN_WS_SNDBUF;
+    setsockopt (lws_get_socket_fd (wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     char token[600];
     int n = s_url_token (wsi, token, sizeof token);
     if (n > 0 && sb_admin_auth_check_token (self->auth, token, (size_t)n))

@@ -5,9 +5,10 @@
     {"type":"hello"}, the latest snapshot, and whatever admin broadcasts (a
     snapshot a second, request batches from the tail).
 
-    Each client has a bounded send queue (SB_ADMIN_WS_MAX_QUEUE messages,
-    SB_ADMIN_WS_MAX_QUEUE_BYTES); a client that lets it fill up is dropped,
-    never buffered without limit. Messages are shared between clients
+    Each client has a bounded send queue (max_queue messages, at most
+    SB_ADMIN_WS_MAX_QUEUE_BYTES) behind a kernel send buffer capped at
+    SB_ADMIN_WS_SNDBUF; a client that lets both fill up is dropped, never
+    buffered without limit. Messages are shared between clients
     (reference counted), so a broadcast copies its text once.
     Runs on admin's lws thread.  */
 
@@ -23,8 +24,9 @@
 #define SB_ADMIN_WS_PROTOCOL        "sb-dashboard"
 #define SB_ADMIN_WS_PATH            "/ws"
 #define SB_ADMIN_WS_MAX_CLIENTS     64
-#define SB_ADMIN_WS_MAX_QUEUE       64
+#define SB_ADMIN_WS_MAX_QUEUE       64         // default; SB_ADMIN_WS_QUEUE sets 1 … this
 #define SB_ADMIN_WS_MAX_QUEUE_BYTES (4u << 20)
+#define SB_ADMIN_WS_SNDBUF          (128u << 10) // kernel send buffer per client (doubled by Linux)
 #define SB_ADMIN_WS_AUTH_S          5
 #define SB_ADMIN_WS_MAX_RX          1024 // what a client may send in one message
 
@@ -37,9 +39,10 @@ typedef struct {
     uint64_t sent;          // messages written
 } sb_admin_ws_stats_t;
 
-//  `auth` is borrowed. `on_watchers` (may be NULL) is called with the number of
+//  `auth` is borrowed. `max_queue`: messages per client, 1 … SB_ADMIN_WS_MAX_QUEUE
+//  (0: the maximum). `on_watchers` (may be NULL) is called with the number of
 //  authenticated clients whenever it changes.
-sb_admin_ws_t *sb_admin_ws_new (const sb_admin_auth_t *auth,
+sb_admin_ws_t *sb_admin_ws_new (const sb_admin_auth_t *auth, size_t max_queue,
                                 void (*on_watchers) (void *arg, size_t clients), void *arg);
 void sb_admin_ws_destroy (sb_admin_ws_t **self_p);
 

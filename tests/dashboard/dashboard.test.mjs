@@ -7,6 +7,7 @@
 // Screenshots go to $SB_SCREENSHOT_DIR (the build dir under ctest).
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -22,7 +23,9 @@ const consoleErrors = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  stack = await startStack({ adminToken: TOKEN });
+  // A short send queue per dashboard client, so the slow-client test fills it
+  // quickly; a browser that keeps up never comes near it.
+  stack = await startStack({ adminToken: TOKEN, adminEnv: { SB_ADMIN_WS_QUEUE: '8' } });
   profile = mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -173,6 +176,49 @@ test('/metrics serves Prometheus text without a token; the logs API needs one', 
   const bad = await fetch(`${stack.admin}/api/logs?limit=100000`, auth);
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error.message, /limit/);
+});
+
+async function metric(name) {
+  const text = await (await fetch(`${stack.admin}/metrics`)).text();
+  const m = new RegExp(`^${name}\\{service="admin"\\} (\\d+)$`, 'm').exec(text);
+  return m ? +m[1] : 0;
+}
+
+test('a client that stops reading is dropped; the page keeps going', async () => {
+  const dropped = await metric('sb_admin_ws_dropped_slow_total');
+  // A WebSocket client that authenticates, then never reads again.
+  const sock = net.connect(stack.adminPort, '127.0.0.1');
+  let closed = false;
+  sock.on('close', () => { closed = true; });
+  sock.on('error', () => {});
+  await new Promise((resolve, reject) => {
+    sock.once('data', (d) => (/^HTTP\/1\.1 101/.test(d.toString()) ? resolve() : reject(new Error(d.toString()))));
+    sock.write(`GET /ws?token=${TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Protocol: sb-dashboard\r\n\r\n');
+  });
+  sock.pause();
+  // Traffic until admin gives up on it (bounded: 30 s), 16 requests at a time.
+  const until = Date.now() + 30000;
+  let n = 0, gone = false;
+  while (!gone && Date.now() < until) {
+    await Promise.all(Array.from({ length: 16 }, () => chat(stack.base,
+      { model: 'demo-chat', messages: [{ role: 'user', content: 'x'.repeat(200) }] }, `slow-${n++}`)));
+    if (n % 320 === 0) gone = (await metric('sb_admin_ws_dropped_slow_total')) > dropped;
+  }
+  gone = gone || (await metric('sb_admin_ws_dropped_slow_total')) > dropped;
+  assert.ok(gone, `dropped after ${n} requests`);
+  assert.equal(await metric('sb_admin_ws_dropped_slow_total'), dropped + 1, 'only the slow client');
+  sock.resume(); // drain what the kernel held: then the close shows
+  for (let i = 0; i < 50 && !closed; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(closed, 'the slow client was disconnected');
+  // The browser kept up: still live, still getting requests (during the flood
+  // the tail skips to the newest records, so look for one sent afterwards).
+  assert.equal(await page.textContent('#conn'), 'live');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal((await chat(stack.base, { model: 'demo-chat', messages: [{ role: 'user', content: 'hi' }] }, 'after-slow')).status, 200);
+  await page.waitForSelector('#requests tbody tr[data-request-id="after-slow"]', { timeout: 10000 });
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard-load.png') });
 });
 
 test('Redis down: the logs API answers 503 at once, the rest of admin keeps working', async () => {

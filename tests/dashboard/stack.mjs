@@ -73,7 +73,7 @@ async function waitHttp(url, ms = 10000) {
   }
 }
 
-export async function startStack({ adminToken }) {
+export async function startStack({ adminToken, adminEnv = {} }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-dashboard-'));
   const [http, admin, router, validator, logger, metrics, redis, mock, pub, snap] =
     await Promise.all(Array.from({ length: 10 }, freePort));
@@ -98,7 +98,7 @@ export async function startStack({ adminToken }) {
   procs.redis = await start('redis', 'redis-server',
     ['--port', String(redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {}, /Ready to accept/);
   procs.mock = await start('mock', path.join(BIN, 'sb-mock'), ['--port', String(mock)], {}, /listening/);
-  procs.admin = await start('admin', path.join(BIN, 'sb-admin'), [], env, /admin: http on/);
+  procs.admin = await start('admin', path.join(BIN, 'sb-admin'), [], { ...env, ...adminEnv }, /admin: http on/);
   procs.logger = await start('logger', path.join(BIN, 'sb-logger'), [], env, /pulling/);
   procs.router = await start('router', path.join(BIN, 'sb-router'), [], env, /router:/);
   procs.validator = await start('validator', path.join(BIN, 'sb-validator'), [], env, /validator:/);
@@ -107,7 +107,7 @@ export async function startStack({ adminToken }) {
   await waitHttp(`${base}/readyz`);
   await waitHttp(`http://127.0.0.1:${admin}/healthz`);
   return {
-    base, admin: `http://127.0.0.1:${admin}`, env, dir, procs,
+    base, admin: `http://127.0.0.1:${admin}`, adminPort: admin, env, dir, procs,
     async stopRedis() { await stop(procs.redis); },
     async close() { for (const p of Object.values(procs).reverse()) await stop(p); },
   };

@@ -14,6 +14,7 @@ const state = {
   rows: new Map(), // request_id -> row element
   history: [],
   selected: null,
+  noteTimer: 0,
 };
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
@@ -39,7 +40,8 @@ function fmtRate(v) {
   if (v === 0) return '0';
   if (v < 10) return v.toFixed(2);
   if (v < 100) return v.toFixed(1);
-  return Math.round(v).toLocaleString('en-US');
+  if (v < 10000) return Math.round(v).toLocaleString('en-US');
+  return `${(v / 1000).toFixed(1)}k`;
 }
 function fmtMs(v) {
   if (v === null || v === undefined) return '–';
@@ -111,7 +113,12 @@ function connect() {
     } else if (msg.type === 'snapshot') renderSnapshot(msg);
     else if (msg.type === 'requests') {
       for (const item of msg.data) addRow(item, true);
-      if (msg.more) setText('requests-note', 'busy: some requests were skipped');
+      if (msg.more) {
+        // More finished than the feed sends (50 per quarter second): say so for a while.
+        setText('requests-note', 'busy: not every request is listed live');
+        clearTimeout(state.noteTimer);
+        state.noteTimer = setTimeout(() => setText('requests-note', ''), 5000);
+      }
     }
   };
   ws.onclose = (ev) => {
