@@ -67,8 +67,8 @@ sb_admin_ws_new (const sb_admin_auth_t *auth, size_t max_queue,
     sb_admin_ws_t *self = calloc (1, sizeof *self);
     if (!self) return NULL;
     self->auth = auth;
-    self->max_queue = max_queue && max_queue < SB_ADMIN_WS_MAX_QUEUE ? max_queue
-                                                                       : SB_ADMIN_WS_MAX_QUEUE;
+    self->max_queue =
+        max_queue && max_queue < SB_ADMIN_WS_MAX_QUEUE ? max_queue : SB_ADMIN_WS_MAX_QUEUE;
     self->on_watchers = on_watchers;
     self->arg = arg;
     return self;

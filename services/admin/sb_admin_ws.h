@@ -24,7 +24,7 @@
 #define SB_ADMIN_WS_PROTOCOL        "sb-dashboard"
 #define SB_ADMIN_WS_PATH            "/ws"
 #define SB_ADMIN_WS_MAX_CLIENTS     64
-#define SB_ADMIN_WS_MAX_QUEUE       64         // default; SB_ADMIN_WS_QUEUE sets 1 … this
+#define SB_ADMIN_WS_MAX_QUEUE       64 // default; SB_ADMIN_WS_QUEUE sets 1 … this
 #define SB_ADMIN_WS_MAX_QUEUE_BYTES (4u << 20)
 #define SB_ADMIN_WS_SNDBUF          (128u << 10) // kernel send buffer per client (doubled by Linux)
 #define SB_ADMIN_WS_AUTH_S          5
