@@ -112,6 +112,10 @@ main (int argc, char **argv)
     info.iface = s_env ("SB_HTTP_HOST", NULL);
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    //  lws 4.1 looks an interface address up as IPv6 when IPv6 is on, fails for an
+    //  IPv4 address and quietly binds every interface: an IPv4 host needs IPv6 off.
+    if (info.iface && strchr (info.iface, '.') && !strchr (info.iface, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "switchboard";
     info.max_http_header_data = 8192;
     info.max_http_header_pool = 1024;
