@@ -66,3 +66,14 @@ if (sb_dash_ok AND SB_DASH_NODE AND SB_DASH_REDIS)
 elseif (sb_dash_ok)
     message (WARNING "dashboard: node or redis-server not found: browser test not registered")
 endif ()
+# What admin parses for observability (metrics snapshots, stream captures, logs
+# query arguments) under arbitrary input.
+if (TARGET sbcommon AND TARGET sb-admin)
+    set (_sb_admin_dir ${CMAKE_SOURCE_DIR}/services/admin)
+    sb_add_fuzz (fuzz_admin_observe
+                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/admin/fuzz_admin_observe.c
+                         ${_sb_admin_dir}/sb_admin_metrics.c ${_sb_admin_dir}/sb_admin_logs.c
+                 LIBS sbcommon PkgConfig::JANSSON PkgConfig::HIREDIS m
+                 CORPUS tests/admin/corpus/fuzz_admin_observe)
+    target_include_directories (fuzz_admin_observe PRIVATE ${_sb_admin_dir})
+endif ()
