@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the switchboard image (default tag switchboard:local, the one compose.yaml
+# runs): the local base image first when it is missing (docker/base-image.sh), then
+# docker/Dockerfile over a context of only the files git knows about, streamed as a
+# tar, so build dirs, data/ and node_modules never reach the daemon (no .dockerignore
+# needed).
+#
+#   docker/build-image.sh                 the working tree (tracked + untracked, not ignored)
+#   SB_IMAGE_GIT_REF=HEAD docker/build-image.sh   a commit instead (git archive)
+#   SB_IMAGE=tag  SB_BASE_IMAGE=tag  SB_BUILD_JOBS=2
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+IMAGE=${SB_IMAGE:-switchboard:local}
+BASE=${SB_BASE_IMAGE:-debian:bookworm-slim}
+JOBS=${SB_BUILD_JOBS:-2}
+
+SB_BASE_IMAGE=$BASE "$HERE/base-image.sh"
+
+args=(-f docker/Dockerfile -t "$IMAGE" --build-arg "BASE=$BASE" --build-arg "JOBS=$JOBS")
+# Mirror names only this machine's /etc/hosts knows: tell the build containers too.
+while read -r pin; do
+    [ -n "$pin" ] && args+=(--add-host "$pin")
+done < <("$HERE/apt-sources.sh" --hosts)
+
+cd "$ROOT"
+start=$(date +%s)
+echo "build-image: $IMAGE from ${SB_IMAGE_GIT_REF:-the working tree} (base $BASE)"
+if [ -n "${SB_IMAGE_GIT_REF:-}" ]; then
+    git archive --format=tar "$SB_IMAGE_GIT_REF" | docker build "${args[@]}" -
+elif ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # Not a git checkout (a tarball): everything but build output, data and node_modules.
+    tar -c --exclude='./build' --exclude='./build-*' --exclude='./data' \
+        --exclude='node_modules' --exclude='./.git' . | docker build "${args[@]}" -
+else
+    # Files deleted in the working tree but still in the index are skipped.
+    git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do
+            [ -e "$f" ] && printf '%s\0' "$f"
+        done |
+        tar --null --no-recursion -T - -c | docker build "${args[@]}" -
+fi
+echo "build-image: $IMAGE built in $(($(date +%s) - start)) s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
