@@ -1,6 +1,7 @@
 /*  sb_admin_feed — the metrics SUB socket and its decoding.  */
 
 #include "sb_admin_feed.h"
+#include "sb_clock.h"
 #include "sb_msg.h"
 
 #include <stdio.h>
@@ -83,13 +84,15 @@ s_take (sb_admin_feed_t *self, zmq_msg_t *frame, uint64_t now_ms)
         self->stats.bad++;
 }
 
-size_t
+bool
 sb_admin_feed_drain (sb_admin_feed_t *self, uint64_t now_ms)
 {
     zmq_msg_t frame;
     zmq_msg_init (&frame);
     size_t taken = 0;
-    while (taken < SB_ADMIN_FEED_MAX_DRAIN && zmq_msg_recv (&frame, self->sub, ZMQ_DONTWAIT) >= 0) {
+    uint64_t until = sb_mono_us () + SB_ADMIN_FEED_BUDGET_US;
+    while (taken < SB_ADMIN_FEED_MAX_DRAIN && sb_mono_us () < until &&
+           zmq_msg_recv (&frame, self->sub, ZMQ_DONTWAIT) >= 0) {
         taken++;
         self->stats.received++;
         bool more = zmq_msg_more (&frame);
@@ -99,7 +102,9 @@ sb_admin_feed_drain (sb_admin_feed_t *self, uint64_t now_ms)
             more = zmq_msg_more (&frame);
     }
     zmq_msg_close (&frame);
-    return taken;
+    int events = 0;
+    size_t size = sizeof events;
+    return zmq_getsockopt (self->sub, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
 }
 
 void

@@ -9,11 +9,13 @@
 
 #include "sb_admin_metrics.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define SB_ADMIN_FEED_HWM       1000 // snapshots queued in ZeroMQ; more are dropped by it
 #define SB_ADMIN_FEED_MAX_DRAIN 512  // messages per drain call
+#define SB_ADMIN_FEED_BUDGET_US 2000 // a drain call stops taking messages after this
 
 typedef struct _sb_admin_feed_t sb_admin_feed_t;
 
@@ -31,9 +33,13 @@ void sb_admin_feed_destroy (sb_admin_feed_t **self_p);
 //  The SUB's ZMQ_FD (owned by ZeroMQ: adopt a dup() of it).
 int sb_admin_feed_fd (sb_admin_feed_t *self);
 
-//  Takes up to SB_ADMIN_FEED_MAX_DRAIN waiting snapshots, received at now_ms.
-//  Returns how many it took.
-size_t sb_admin_feed_drain (sb_admin_feed_t *self, uint64_t now_ms);
+//  Takes waiting snapshots, received at now_ms, until none is left, or
+//  SB_ADMIN_FEED_MAX_DRAIN were taken, or SB_ADMIN_FEED_BUDGET_US went by (a
+//  maximal snapshot, 2048 series, costs ~7 ms to parse; a router's usual one
+//  ~0.1 ms), so the lws loop serves its other events in between. Returns true
+//  when more are waiting: the caller should come round again soon
+//  (lws_cancel_service), since ZMQ_FD will not signal them again.
+bool sb_admin_feed_drain (sb_admin_feed_t *self, uint64_t now_ms);
 
 void sb_admin_feed_stats (const sb_admin_feed_t *self, sb_admin_feed_stats_t *stats);
 
