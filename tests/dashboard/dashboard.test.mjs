@@ -95,12 +95,25 @@ test('sign in, live numbers, requests appear, a streamed request shows its chunk
   await page.waitForSelector('#channels tbody tr');
   assert.match(await page.textContent('#channels tbody'), /mock-primary/);
 
+  // A tool call with broken arguments, repaired by the validator (auto_fix).
+  const tool = await chat(stack.base, {
+    model: 'demo-tools', messages: [{ role: 'user', content: 'weather?' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object',
+      properties: { city: { type: 'string' }, max_items: { type: 'integer' } }, required: ['city'] } } }],
+  }, 'dash-tool');
+  assert.equal(tool.status, 200, tool.text);
+  await page.waitForSelector('#requests tbody tr[data-request-id="dash-tool"]', { timeout: 10000 });
+  assert.match(await page.textContent('#requests tbody tr[data-request-id="dash-tool"]'), /1 fixed/);
+  await page.waitForFunction(() => parseInt(document.querySelector('#tools').textContent, 10) >= 1, null, { timeout: 10000 });
+
   // Every request arrived in the table without a reload (the tail pushes them).
   const last = sent[sent.length - 1].id;
   await page.waitForSelector(`#requests tbody tr[data-request-id="${last}"]`, { timeout: 10000 });
   const rows = await page.$$eval('#requests tbody tr', (trs) => trs.map((t) => t.dataset.requestId));
   for (const { id } of sent) assert.ok(rows.includes(id), `row for ${id}`);
-  assert.equal(rows[0], last, 'newest first');
+  assert.equal(rows[0], 'dash-tool', 'newest first');
+  const pos = sent.map(({ id }) => rows.indexOf(id));
+  for (let i = 1; i < pos.length; i++) assert.ok(pos[i] < pos[i - 1], `${sent[i].id} above ${sent[i - 1].id}`);
   const row = await page.textContent(`#requests tbody tr[data-request-id="${last}"]`);
   assert.match(row, /200/);
   assert.match(row, /demo-chat/);
@@ -171,8 +184,17 @@ test('/metrics serves Prometheus text without a token; the logs API needs one', 
   const page2 = await (await fetch(`${stack.admin}/api/logs?limit=5&before=${page1.next_before}`, auth)).json();
   assert.equal(page2.data.length, 5);
   assert.ok(page2.data[0].id < page1.data[4].id || page2.data[0].id.length < page1.data[4].id.length, 'older page');
-  const none = await (await fetch(`${stack.admin}/api/logs?status=5xx`, auth)).json();
-  assert.equal(none.data.length, 0);
+  const list = async (q) => (await (await fetch(`${stack.admin}/api/logs?limit=200&${q}`, auth)).json()).data;
+  assert.equal((await list('status=5xx')).length, 0);
+  assert.ok((await list('key=demo&group=demo&channel=mock-primary')).length >= 37);
+  assert.equal((await list('key=nobody')).length, 0);
+  assert.equal((await list(`since=${Date.now() + 3600000}`)).length, 0);
+  assert.equal((await list('until=1000')).length, 0);
+  const issues = await list('tool_issues=1');
+  assert.deepEqual(issues.map((i) => i.request_id), ['dash-tool']);
+  assert.match(issues[0].record.tool_validation, /fixed=1/);
+  const tail = await list(`since=${Math.floor(issues[0].ts_us / 1000)}&model=demo-tools`);
+  assert.deepEqual(tail.map((i) => i.request_id), ['dash-tool']);
   const bad = await fetch(`${stack.admin}/api/logs?limit=100000`, auth);
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error.message, /limit/);
