@@ -46,7 +46,7 @@ sb_ingress_config_callback (struct lws *wsi, enum lws_callback_reasons reason, v
         s_config_bridge = NULL;
     return 0;
 }
-static char s_instance[64];
+static char s_instance[160];
 
 int
 sb_ingress_link_start (void)
@@ -67,7 +67,10 @@ sb_ingress_link_start (void)
     zmq_setsockopt (self->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt (self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
     zmq_setsockopt (self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
-    snprintf (s_instance, sizeof s_instance, "ingress-%d", (int)getpid ());
+    //  Host name + pid: replicas in containers all run as pid 1.
+    char host[64] = "local";
+    gethostname (host, sizeof host - 1);
+    snprintf (s_instance, sizeof s_instance, "ingress-%s-%d", host, (int)getpid ());
     if (zmq_connect (self->router, self->settings.router_endpoint) != 0) {
         fprintf (stderr, "ingress: cannot connect to %s: %s\n", self->settings.router_endpoint,
                  zmq_strerror (errno));

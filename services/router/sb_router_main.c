@@ -162,8 +162,10 @@ s_publish_metrics (void)
     size_t len = 0;
     char *json = sb_metrics_json (m, &len);
     if (!json) return;
-    char instance[64];
-    snprintf (instance, sizeof instance, "router-%d", (int)getpid ());
+    char instance[160];
+    char host[64] = "local";
+    gethostname (host, sizeof host - 1); // replicas in containers all run as pid 1
+    snprintf (instance, sizeof instance, "router-%s-%d", host, (int)getpid ());
     sb_msg_t msg = {.type = SB_MSG_METRICS};
     msg.metrics_report.service = sb_bytes_str ("router");
     msg.metrics_report.instance = sb_bytes_str (instance);
