@@ -173,7 +173,7 @@ test('/metrics serves Prometheus text without a token; the logs API needs one', 
   const ok = /^sb_requests_total\{service="router",status="200",model="demo-chat",channel="[^"]+"\} (\d+)$/m.exec(text);
   assert.ok(ok && +ok[1] >= 36, 'router requests summed');
   assert.match(text, /^sb_request_duration_ms_bucket\{service="router",model="demo-chat",le="\+Inf"\} \d+$/m);
-  assert.match(text, /^sb_router_active_requests\{service="router",instance="router-\d+"\} 0$/m);
+  assert.match(text, /^sb_router_active_requests\{service="router",instance="router-[^"]+-\d+"\} 0$/m);
   assert.match(text, /^sb_admin_ws_clients\{service="admin",instance="admin-\d+"\} [1-9]/m);
 
   assert.equal((await fetch(`${stack.admin}/api/logs`)).status, 401);
