@@ -27,7 +27,9 @@ T0=$(date +%s)
 STACK_UP=0
 
 log() { echo "[compose +$(($(date +%s) - T0))s] $*"; }
+FAILED=""
 fail() {
+    FAILED="$*"
     echo "[compose +$(($(date +%s) - T0))s] FAIL: $*" >&2
     exit 1
 }
@@ -118,7 +120,12 @@ teardown() {
                 log "down -v: ok" || echo "compose down failed: see $OUT/down.log" >&2
         fi
     fi
-    [ $rc = 0 ] && log "PASS (logs in $OUT)" || echo "[compose] FAILED (logs in $OUT)" >&2
+    [ -n "${EVENTS_PID:-}" ] && kill "$EVENTS_PID" 2>/dev/null
+    if [ $rc = 0 ]; then
+        log "PASS (logs in $OUT)"
+    else
+        echo "[compose +$(($(date +%s) - T0))s] FAILED: ${FAILED:-exit $rc} (logs in $OUT)" >&2
+    fi
     exit $rc
 }
 trap teardown EXIT
@@ -139,6 +146,11 @@ log "API $API, admin $ADMIN, project $PROJECT"
 # Leftovers of an earlier run that was killed.
 timeout 180 "${DC[@]}" down -v --remove-orphans -t 5 >"$OUT/down-before.log" 2>&1
 STACK_UP=1
+# Every container exit with its code, for the record (a crash is 134, 139, ...).
+timeout "$(left 1500)" docker events --filter "label=com.docker.compose.project=$PROJECT" \
+    --filter event=die --format '{{.Actor.Attributes.name}} exit {{.Actor.Attributes.exitCode}}' \
+    >"$OUT/exits.log" 2>&1 &
+EVENTS_PID=$!
 run 300 "up -d" "${DC[@]}" up -d --no-build
 
 # wait_healthy SECONDS SERVICE=COUNT... — every container of the project healthy and
@@ -185,6 +197,24 @@ fi
 log "openai client: JSON and streamed completions"
 timeout "$(left 120)" node "$HERE/client.mjs" demo "$API" | sed 's/^/    /'
 [ "${PIPESTATUS[0]}" = 0 ] || fail "the openai client checks failed"
+
+# Redis: append-only, in its named volume; the logger's records of those requests are
+# there and survive a restart of the redis container.
+rcli() { "${DC[@]}" exec -T redis redis-cli "$@" 2>/dev/null | tr -d '\r'; }
+[ "$(rcli config get appendonly | tail -1)" = yes ] || fail "redis runs without appendonly"
+keys=0
+for _ in $(seq 1 20); do
+    keys=$(rcli dbsize)
+    [ "${keys:-0}" -gt 0 ] 2>/dev/null && break
+    sleep 0.5
+done
+[ "${keys:-0}" -gt 0 ] 2>/dev/null || fail "nothing reached Redis (logger -> redis)"
+run 60 "stop redis" "${DC[@]}" stop -t 10 redis
+run 60 "start redis" "${DC[@]}" start redis
+wait_healthy 60 redis=1
+after=$(rcli dbsize)
+[ "${after:-0}" -ge "$keys" ] 2>/dev/null || fail "Redis had $keys keys before a restart and ${after:-none} after"
+log "redis: appendonly yes; $keys keys from the logger, $after after a restart"
 
 # ---- 3. --scale validator=N ---------------------------------------------------------
 run 300 "up -d --scale validator=$VALIDATORS" "${DC[@]}" up -d --no-build --scale "validator=$VALIDATORS"
@@ -261,5 +291,9 @@ log "all $VALIDATORS validators took jobs"
 
 # ---- 4. nothing restarted, down -------------------------------------------------
 restarts=$(for id in $("${DC[@]}" ps -q); do docker inspect -f '{{.Name}} {{.RestartCount}}' "$id"; done | awk '$2 > 0')
-[ -z "$restarts" ] || fail "containers restarted during the test (a crash hidden by restart: unless-stopped): $restarts"
+if [ -n "$restarts" ]; then
+    echo "container exits seen:" >&2
+    cat "$OUT/exits.log" >&2
+    fail "containers restarted during the test (a crash hidden by restart: unless-stopped): $(echo $restarts)"
+fi
 log "no container restarted"
