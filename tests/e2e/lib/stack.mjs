@@ -23,8 +23,11 @@ const VERBOSE = !!process.env.SB_E2E_VERBOSE;
 //  Processes
 
 const live = new Set(); // every child still running, killed on exit whatever happens
+const tempDirs = new Set(); // stacks' temp dirs, removed on exit whatever happens
 
 function killAllSync() {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
   for (const svc of live) {
     try {
       svc.proc.kill('SIGKILL');
@@ -122,6 +125,7 @@ export function startService(name, bin, { args = [], env = {}, ready, timeoutMs 
   });
   const svc = new Service(name, proc);
   live.add(svc);
+
   return new Promise((resolve, reject) => {
     let lineBuf = '';
     let done = false;
@@ -178,6 +182,21 @@ async function withRetries(what, fn, attempts = 4) {
     }
   }
   throw new Error(`${what}: ${last && last.message}`);
+}
+
+//  Stops every stack, mock or service given (nulls skipped), all of them even when one
+//  fails (a stack reports a crashed service by throwing); then throws the first error.
+export async function stopAll(...things) {
+  let first;
+  for (const t of things.flat()) {
+    if (!t) continue;
+    try {
+      await t.stop();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first) throw first;
 }
 
 //  ---------------------------------------------------------------------------------
@@ -294,6 +313,7 @@ export class Stack {
     this.config = config;
     this.dir = dir;
     this.configPath = path.join(dir, 'config.json');
+    tempDirs.add(dir);
     fs.writeFileSync(this.configPath, JSON.stringify(config, null, 2));
     this.router = null;
     this.validator = null;
@@ -460,6 +480,7 @@ export class Stack {
     const report = crashed.map((s) => `--- ${s.name} (pid ${s.pid}) exited ${JSON.stringify(s.exited)}\n${s.tail(40)}`).join('\n');
     await Promise.all(this.services().map((s) => s.stop()));
     fs.rmSync(this.dir, { recursive: true, force: true });
+    tempDirs.delete(this.dir);
     if (crashed.length) throw new Error(`service(s) died during the test: ${crashed.map((s) => s.name).join(', ')}\n${report}`);
   }
 }

@@ -7,7 +7,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import OpenAI from 'openai';
 
 import { KEY, USER, WEATHER_TOOL, client } from '../lib/fixtures.mjs';
-import { makeConfig, sleep, startMock, startStack } from '../lib/stack.mjs';
+import { makeConfig, sleep, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 let mock, stack, openai;
 
@@ -27,10 +27,7 @@ before(async () => {
   openai = client(stack);
 });
 
-after(async () => {
-  await stack?.stop();
-  await mock?.stop();
-});
+after(() => stopAll(stack, mock));
 
 beforeEach(async () => {
   //  Each test starts from a quiet mock: nothing in flight from the previous one.

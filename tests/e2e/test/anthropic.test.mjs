@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
 import { KEY, USER, WEATHER_TOOL, client, lorem, mockPromptTokens } from '../lib/fixtures.mjs';
-import { makeConfig, startMock, startStack } from '../lib/stack.mjs';
+import { makeConfig, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 const ARGS = { city: 'New York', max_items: 10 };
 
@@ -44,10 +44,7 @@ before(async () => {
   openai = client(stack);
 });
 
-after(async () => {
-  await stack?.stop();
-  await mock?.stop();
-});
+after(() => stopAll(stack, mock));
 
 describe('Anthropic channel', () => {
   test('JSON: request translated (system, max_tokens, headers), answer translated back', async () => {

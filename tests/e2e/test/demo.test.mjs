@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
 import { ARGS_BROKEN, USER, WEATHER_TOOL } from '../lib/fixtures.mjs';
-import { REPO, makeConfig, request, sleep, startMock, startStack } from '../lib/stack.mjs';
+import { REPO, makeConfig, request, sleep, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 const DEMO_KEY = 'sb-demo';
 const REPAIRED = '{"city":"New York","max_items":10}';
@@ -36,10 +36,7 @@ before(async () => {
   probe = { header: response.headers.get(HEADER), args: data.choices[0].message.tool_calls?.[0]?.function.arguments };
 });
 
-after(async () => {
-  await stack?.stop();
-  await mock?.stop();
-});
+after(() => stopAll(stack, mock));
 
 function skipUnlessEngine(t) {
   if (probe.header && UNAVAILABLE.test(probe.header)) {
@@ -185,7 +182,7 @@ describe('other validation modes', () => {
     );
     c2 = new OpenAI({ baseURL: s2.baseURL, apiKey: DEMO_KEY, maxRetries: 0 });
   });
-  after(() => s2?.stop());
+  after(() => stopAll(s2));
 
   test('validate_only reports the broken call and leaves it as sent', async (t) => {
     if (skipUnlessEngine(t)) return;

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
 import { KEY, USER, client } from '../lib/fixtures.mjs';
-import { makeConfig, request, startMock, startStack } from '../lib/stack.mjs';
+import { makeConfig, request, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 let mock, stack, openai;
 
@@ -39,10 +39,7 @@ before(async () => {
   openai = client(stack);
 });
 
-after(async () => {
-  await stack?.stop();
-  await mock?.stop();
-});
+after(() => stopAll(stack, mock));
 
 //  Runs `call`, expects it to throw an instance of `cls` with `status`; returns the error.
 async function expectError(call, cls, status) {

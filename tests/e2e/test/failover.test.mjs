@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
 import { KEY, USER, client, lorem } from '../lib/fixtures.mjs';
-import { freePort, makeConfig, sleep, startMock, startStack } from '../lib/stack.mjs';
+import { freePort, makeConfig, sleep, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 let bad, good, good2, stack, openai;
 
@@ -49,10 +49,7 @@ before(async () => {
   openai = client(stack);
 });
 
-after(async () => {
-  await stack?.stop();
-  await Promise.all([bad, good, good2].map((m) => m?.stop()));
-});
+after(() => stopAll(stack, bad, good, good2));
 
 beforeEach(async () => {
   for (const m of [bad, good, good2]) {

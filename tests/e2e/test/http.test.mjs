@@ -7,7 +7,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import { KEY, USER, client, lorem } from '../lib/fixtures.mjs';
-import { makeConfig, request, sleep, sseData, startMock, startStack } from '../lib/stack.mjs';
+import { makeConfig, request, sleep, sseData, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 const OTHER_KEY = 'sk-e2e-other-key';
 let mock, stack, config;
@@ -30,10 +30,7 @@ before(async () => {
   stack = await startStack(config);
 });
 
-after(async () => {
-  await stack?.stop();
-  await mock?.stop();
-});
+after(() => stopAll(stack, mock));
 
 const AUTH = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
 

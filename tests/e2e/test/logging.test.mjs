@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { KEY, USER, client, mockPromptTokens } from '../lib/fixtures.mjs';
 import { Redis, streamEntries } from '../lib/redis.mjs';
-import { findExecutable, makeConfig, request, sleep, startMock, startRedis, startStack } from '../lib/stack.mjs';
+import { findExecutable, makeConfig, request, sleep, startMock, startRedis, startStack, stopAll } from '../lib/stack.mjs';
 
 const HAVE_REDIS = !!findExecutable('redis-server');
 const STREAM = 'sb:{log}:requests';
@@ -64,9 +64,7 @@ describe('request records in Redis', { skip: HAVE_REDIS ? false : 'redis-server 
 
   after(async () => {
     redis?.close();
-    await stack?.stop();
-    await redisSvc?.stop();
-    await mock?.stop();
+    await stopAll(stack, redisSvc, mock);
   });
 
   test('a JSON request: status, key, group, channel, usage and both bodies', async () => {

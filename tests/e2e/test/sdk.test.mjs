@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { ARGS_VALID, KEY, USER, WEATHER_TOOL, client, lorem, mockPieces, mockPromptTokens } from '../lib/fixtures.mjs';
-import { makeConfig, startMock, startStack } from '../lib/stack.mjs';
+import { makeConfig, startMock, startStack, stopAll } from '../lib/stack.mjs';
 
 let mock, stack, openai;
 
@@ -32,10 +32,7 @@ before(async () => {
   openai = client(stack);
 });
 
-after(async () => {
-  await stack?.stop();
-  await mock?.stop();
-});
+after(() => stopAll(stack, mock));
 
 describe('JSON completion', () => {
   test('content, ids and usage are the provider\'s', async () => {
