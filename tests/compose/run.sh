@@ -254,10 +254,16 @@ jobs_logs() {
     "${DC[@]}" logs --no-color validator 2>/dev/null |
         sed -nE 's/.*validator: (validator-[^:]+): ([0-9]+) validation jobs.*/\1 \2/p'
 }
-busy() { # "instance jobs" lines on stdin -> how many of this run's containers did work
-    awk '$2 > 0 { split($1, a, "-"); if (!(a[2] in seen)) { seen[a[2]] = 1; print a[2] } }' |
-        grep -cxF -f <(printf '%s\n' "${VIDS[@]}")
+# busy BASELINE — "instance jobs" lines on stdin; prints how many of this run's validator
+# containers went past their count in BASELINE ("instance jobs" lines), i.e. took jobs
+# of the load below (the first validator did some before scaling).
+busy() {
+    awk 'NR == FNR { if ($2 > base[$1]) base[$1] = $2; next }
+         $2 > base[$1] + 0 { split($1, a, "-"); if (!(a[2] in seen)) { seen[a[2]] = 1; print a[2] } }' \
+        "$1" - | grep -cxF -f <(printf '%s\n' "${VIDS[@]}")
 }
+BASELINE="$OUT/jobs-before-load.txt"
+{ jobs_metrics; jobs_logs; } >"$BASELINE"
 
 # The broker hands a job to an idle worker; only concurrent requests keep several busy.
 rounds=0
@@ -267,27 +273,29 @@ while :; do
     timeout "$(left 180)" node "$HERE/client.mjs" load "$API" 300 32 | sed 's/^/    /'
     [ "${PIPESTATUS[0]}" = 0 ] || fail "tool-call requests failed after scaling"
     sleep 2 # one metrics snapshot
-    m=$(jobs_metrics | busy)
-    log "round $rounds: validators with jobs per /metrics: $m of $VALIDATORS"
+    m=$(jobs_metrics | busy "$BASELINE")
+    log "round $rounds: validators with new jobs per /metrics: $m of $VALIDATORS"
     [ "$m" = "$VALIDATORS" ] && break
     if [ -z "$(jobs_metrics)" ] || [ $rounds -ge 5 ]; then break; fi
 done
 
-# The validators' own words: each container logs its count within 10 s.
+# The validators' own words: each container logs its count every 10 s when it changed.
 log "waiting for the validators' job lines (printed every 10 s)"
+n=0
 for _ in $(seq 1 30); do
-    n=$(jobs_logs | busy)
+    n=$(jobs_logs | busy "$BASELINE")
     [ "$n" = "$VALIDATORS" ] && break
     sleep 1
 done
-echo "    validators' log lines (last per instance):"
+echo "    validators' log lines (last per instance; before the load: $(awk '$2 > m[$1] || !($1 in m) { m[$1] = $2 } END { for (i in m) printf "%s=%s ", i, m[i] }' "$BASELINE"))"
 jobs_logs | awk '{ last[$1] = $2 } END { for (i in last) printf "      %s: %s validation jobs\n", i, last[i] }' | sort
 if [ -n "$(jobs_metrics)" ]; then
     echo "    admin /metrics sb_validator_jobs{kind=\"validate\"}:"
     jobs_metrics | sort | sed 's/^/      /'
+    [ "$m" = "$VALIDATORS" ] || fail "only $m of $VALIDATORS validators took jobs per /metrics"
 fi
-[ "$n" = "$VALIDATORS" ] || fail "only $n of $VALIDATORS validator containers logged jobs"
-log "all $VALIDATORS validators took jobs"
+[ "$n" = "$VALIDATORS" ] || fail "only $n of $VALIDATORS validator containers logged jobs of the load"
+log "all $VALIDATORS validators took jobs of the load (their logs$([ -n "$(jobs_metrics)" ] && echo ' and /metrics'))"
 
 # ---- 4. nothing restarted, down -------------------------------------------------
 restarts=$(for id in $("${DC[@]}" ps -q); do docker inspect -f '{{.Name}} {{.RestartCount}}' "$id"; done | awk '$2 > 0')
