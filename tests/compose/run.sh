@@ -287,7 +287,7 @@ for _ in $(seq 1 30); do
     [ "$n" = "$VALIDATORS" ] && break
     sleep 1
 done
-echo "    validators' log lines (last per instance; before the load: $(awk '$2 > m[$1] || !($1 in m) { m[$1] = $2 } END { for (i in m) printf "%s=%s ", i, m[i] }' "$BASELINE"))"
+echo "    validators' log lines (last per instance; before the load: $(awk '!($1 in m) || $2 > m[$1] { m[$1] = $2 } END { for (i in m) printf "%s=%s ", i, m[i] }' "$BASELINE"))"
 jobs_logs | awk '{ last[$1] = $2 } END { for (i in last) printf "      %s: %s validation jobs\n", i, last[i] }' | sort
 if [ -n "$(jobs_metrics)" ]; then
     echo "    admin /metrics sb_validator_jobs{kind=\"validate\"}:"
