@@ -3,7 +3,8 @@
 #  1. docker usable (docker/ensure-docker.sh: install docker.io + docker-compose, start
 #     dockerd), the local base image (debootstrap) and the switchboard image built
 #  2. `up -d`, every service healthy; JSON + streamed completions of demo-chat and
-#     demo-tools through http://127.0.0.1:$PORT/v1 (the broken tool call comes back fixed)
+#     demo-tools through http://127.0.0.1:$PORT/v1 (the broken tool call comes back fixed);
+#     Redis append-only, the logger's records in it, kept across a restart of redis
 #  3. `up -d --scale validator=4`: four validators attach to the router with no config
 #     change, and under concurrent tool-call requests each of the four takes jobs
 #     (seen in the validators' own log lines and in admin's /metrics)
@@ -180,8 +181,9 @@ wait_healthy() {
             echo "$states" >&2
             fail "not every service became healthy within ${secs}s"
         fi
-        # A service that exits at start will not get better.
-        if echo "$states" | grep -qE ' (exited|dead) '; then
+        # A service that exits at start will not get better (restart: unless-stopped
+        # shows it as restarting).
+        if echo "$states" | grep -qE ' (exited|dead|restarting) '; then
             echo "$states" >&2
             fail "a service exited"
         fi
