@@ -220,13 +220,23 @@ s_log_refused (sb_conn_t *conn, int status, const char *message)
                          conn->body_too_large ? 0 : body);
 }
 
+static void s_respond_error_extra (sb_conn_t *conn, int status, const char *message,
+                                   const char *code, const char *extra);
+
 static void
 s_respond_error (sb_conn_t *conn, int status, const char *message, const char *code)
+{
+    s_respond_error_extra (conn, status, message, code, NULL);
+}
+
+static void
+s_respond_error_extra (sb_conn_t *conn, int status, const char *message, const char *code,
+                       const char *extra)
 {
     if (conn->is_chat && !conn->routed) s_log_refused (conn, status, message);
     char body[1024];
     size_t len = sb_oai_error_body (body, sizeof body, status, message, NULL, code);
-    s_respond (conn, status, "application/json", body, len, NULL, 0);
+    s_respond (conn, status, "application/json", body, len, extra, extra ? strlen (extra) : 0);
 }
 
 //  -------------------------------------------------------------------------
@@ -447,6 +457,28 @@ s_handle_models (sb_conn_t *conn)
     json_decref (seen);
 }
 
+//  True when two recorded top-level members share a name (decoded); the name goes to out.
+static bool
+s_duplicate_key (const sb_json_member_t *m, size_t count, char *out, size_t out_size)
+{
+    char a[SB_MAX_NAME + 1], b[SB_MAX_NAME + 1];
+    for (size_t i = 0; i < count; i++) {
+        //  Keys are compared with their quotes so sb_json_unescape can decode them.
+        int la = sb_json_unescape (m[i].key - 1, m[i].key_len + 2, a, sizeof a);
+        for (size_t j = i + 1; j < count; j++) {
+            int lb = sb_json_unescape (m[j].key - 1, m[j].key_len + 2, b, sizeof b);
+            bool same = (la >= 0 && lb >= 0) ? (la == lb && memcmp (a, b, (size_t)la) == 0)
+                                             : (m[i].key_len == m[j].key_len &&
+                                                memcmp (m[i].key, m[j].key, m[i].key_len) == 0);
+            if (same) {
+                snprintf (out, out_size, "%.*s", (int)m[i].key_len, m[i].key);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void
 s_handle_chat (sb_conn_t *conn)
 {
@@ -482,11 +514,33 @@ s_handle_chat (sb_conn_t *conn)
         s_respond_error (conn, 400, "Too many top-level fields in the request body.", NULL);
         return;
     }
+    //  A key given twice would be read one way here (first) and another way by the
+    //  provider (usually last): `model` authorised for the key is not the model
+    //  served. Refuse duplicates, comparing names as decoded (\u escapes too).
+    char dup[SB_MAX_NAME + 1];
+    if (s_duplicate_key (members, count, dup, sizeof dup)) {
+        char msg[SB_MAX_NAME + 96];
+        snprintf (msg, sizeof msg, "The request body has the field '%s' more than once.", dup);
+        s_respond_error (conn, 400, msg, "duplicate_field");
+        return;
+    }
     const sb_json_member_t *model = sb_json_find (members, count, "model");
     const sb_json_member_t *messages = sb_json_find (members, count, "messages");
-    if (!model || model->type != SB_JSON_STRING ||
-        sb_json_unescape (model->value, model->value_len, conn->model, sizeof conn->model) <= 0) {
+    if (!model || model->type != SB_JSON_STRING) {
         s_respond_error (conn, 400, "you must provide a model parameter", "missing_model");
+        return;
+    }
+    int model_len_decoded =
+        sb_json_unescape (model->value, model->value_len, conn->model, sizeof conn->model);
+    if (model_len_decoded < 0) {
+        conn->model[0] = '\0';
+        s_respond_error (conn, 400, "The model name is too long.", "invalid_model");
+        return;
+    }
+    if (model_len_decoded == 0 || strlen (conn->model) != (size_t)model_len_decoded) {
+        conn->model[0] = '\0';
+        s_respond_error (conn, 400, "The model name is empty or contains a NUL character.",
+                         "invalid_model");
         return;
     }
     if (!messages || messages->type != SB_JSON_ARRAY) {
@@ -604,11 +658,19 @@ s_on_http (sb_conn_t *conn, const char *path)
         conn->is_chat = true;
         conn->received_us = sb_wall_us ();
         if (!is_post) {
-            s_respond_error (conn, 405, "Use POST for /v1/chat/completions.", "method_not_allowed");
+            s_respond_error_extra (conn, 405, "Use POST for /v1/chat/completions.",
+                                   "method_not_allowed", "Allow: POST\r\n");
             return 0;
         }
         char clen[32];
-        if (lws_hdr_copy (conn->wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+        if (lws_hdr_copy (conn->wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+            //  lws 4.1 does not hand chunked request bodies to a server: without a
+            //  length there would be no body and no answer.
+            conn->close_after = true;
+            s_respond_error (conn, 411, "A Content-Length header is required.", "length_required");
+            return 0;
+        }
+        {
             unsigned long long declared = strtoull (clen, NULL, 10);
             if (declared > (unsigned long long)self->settings.max_body * S_MAX_DISCARD) {
                 //  Too big even to read and drop: answer now and close.

@@ -598,7 +598,36 @@ s_splice (sb_rreq_t *req, const sb_channel_t *ch)
         edits[n].text_len = mlen;
         n++;
     }
+    static const char usage_first[] = "\"include_usage\":true,";
+    bool usage_done = false;
     if (add_usage) {
+        //  An existing stream_options object keeps its other fields: include_usage
+        //  is set in place (its value replaced) or added as the first member.
+        sb_json_member_t om[16];
+        size_t on = 0;
+        const sb_json_member_t *iu = NULL;
+        bool opts_ok =
+            opts && opts->type == SB_JSON_OBJECT &&
+            sb_json_scan_object (opts->value, opts->value_len, om, 16, &on, NULL, NULL) == 0 &&
+            on <= 16;
+        if (opts_ok) iu = sb_json_find (om, on, "include_usage");
+        if (opts_ok && iu) {
+            edits[n].at = (size_t)(iu->value - body);
+            edits[n].cut = iu->value_len;
+            edits[n].text = "true";
+            edits[n].text_len = 4;
+            n++;
+            usage_done = true;
+        } else if (opts_ok && on > 0) {
+            edits[n].at = (size_t)(opts->value - body) + 1;
+            edits[n].cut = 0;
+            edits[n].text = usage_first;
+            edits[n].text_len = sizeof usage_first - 1;
+            n++;
+            usage_done = true;
+        }
+    }
+    if (add_usage && !usage_done) {
         if (opts && opts->type == SB_JSON_OBJECT) {
             edits[n].at = (size_t)(opts->value - body);
             edits[n].cut = opts->value_len;
