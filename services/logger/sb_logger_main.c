@@ -356,6 +356,7 @@ main (int argc, char **argv)
     s_queue = calloc (s_cfg.queue_max, sizeof (s_item_t));
     if (!s_queue) return 1;
 
+    signal (SIGPIPE, SIG_IGN); // a connection Redis reset must not kill the logger
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
     void *ctx = zmq_ctx_new ();

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t seen_us;
     uint32_t capacity, inflight;
     uint64_t jobs_done;
+    uint64_t last_job; // dispatch number of its latest job (least recently used first)
     bool live;
 } s_worker_t;
 
@@ -41,6 +42,7 @@ typedef struct {
 static s_worker_t s_workers[S_MAX_WORKERS];
 static s_job_t s_jobs[S_MAX_JOBS];
 static uint64_t s_next_job = 1;
+static uint64_t s_dispatches;
 static uint64_t s_last_heartbeat_us;
 static uint64_t s_retried, s_expired, s_workers_lost;
 
@@ -99,21 +101,26 @@ s_worker_lost (int i)
     w->inflight = 0;
 }
 
-//  The live worker with the most spare capacity, or -1.
+//  The live worker with the most spare capacity, or -1; among equals, the one that
+//  got a job least recently, so idle workers share the load instead of the first
+//  one in the table taking nearly all of it.
 static int
 s_pick_worker (void)
 {
     int best = -1;
     uint32_t best_spare = 0;
+    uint64_t best_last = 0;
     for (int i = 0; i < S_MAX_WORKERS; i++) {
         s_worker_t *w = &s_workers[i];
         if (!w->live || w->inflight >= w->capacity) continue;
         uint32_t spare = w->capacity - w->inflight;
-        if (spare > best_spare) {
+        if (best < 0 || spare > best_spare || (spare == best_spare && w->last_job < best_last)) {
             best = i;
             best_spare = spare;
+            best_last = w->last_job;
         }
     }
+    if (best >= 0) s_workers[best].last_job = ++s_dispatches;
     return best;
 }
 

@@ -183,6 +183,7 @@ main (int argc, char **argv)
     const char *delay = getenv ("SB_VALIDATOR_TEST_DELAY_MS");
     s_test_delay_ms = delay ? strtol (delay, NULL, 10) : 0;
     if (s_test_delay_ms < 0 || s_test_delay_ms > 60000) s_test_delay_ms = 0;
+    signal (SIGPIPE, SIG_IGN);
     signal (SIGINT, s_on_signal);
     signal (SIGTERM, s_on_signal);
     s_ctx = zmq_ctx_new ();
