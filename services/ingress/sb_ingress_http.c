@@ -791,14 +791,7 @@ sb_ingress_http_callback (struct lws *wsi, enum lws_callback_reasons reason, voi
         case LWS_CALLBACK_TIMER:
             s_on_timer (conn);
             return 0;
-        case LWS_CALLBACK_CLOSED_HTTP:
-            //  The client went away: stop the upstream transfer too.
-            s_cancel_upstream (conn);
-            s_reset (conn);
-            free (conn->out);
-            conn->out = NULL;
-            conn->out_cap = conn->out_len = 0;
-            return 0;
+        case LWS_CALLBACK_CLOSED_HTTP: //  the client went away: stop the upstream transfer too
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
             s_cancel_upstream (conn);
             s_reset (conn);

@@ -694,39 +694,36 @@ s_read_usage (sb_rreq_t *req, const char *json, size_t len)
         req->completion_tokens = v;
 }
 
+//  Appends to a growing buffer (doubling from 4 KiB) that may not pass `max`.
+//  Returns 0, or -1 (nothing appended) at the bound or when memory runs out.
+static int
+s_append (char **buf, size_t *len, size_t *cap, size_t max, const char *data, size_t n)
+{
+    if (*len + n > max) return -1;
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n)
+            c *= 2;
+        char *b = realloc (*buf, c);
+        if (!b) return -1;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy (*buf + *len, data, n);
+    *len += n;
+    return 0;
+}
+
 static int
 s_batch_append (sb_rreq_t *req, const char *data, size_t len)
 {
-    if (req->batch_len + len > req->batch_cap) {
-        size_t cap = req->batch_cap ? req->batch_cap : 4096;
-        while (cap < req->batch_len + len)
-            cap *= 2;
-        char *b = realloc (req->batch, cap);
-        if (!b) return -1;
-        req->batch = b;
-        req->batch_cap = cap;
-    }
-    memcpy (req->batch + req->batch_len, data, len);
-    req->batch_len += len;
-    return 0;
+    return s_append (&req->batch, &req->batch_len, &req->batch_cap, S_MAX_RESPONSE, data, len);
 }
 
 static int
 s_held_append (sb_rreq_t *req, const char *data, size_t len)
 {
-    if (req->held_len + len > S_MAX_RESPONSE) return -1;
-    if (req->held_len + len > req->held_cap) {
-        size_t cap = req->held_cap ? req->held_cap : 4096;
-        while (cap < req->held_len + len)
-            cap *= 2;
-        char *h = realloc (req->held, cap);
-        if (!h) return -1;
-        req->held = h;
-        req->held_cap = cap;
-    }
-    memcpy (req->held + req->held_len, data, len);
-    req->held_len += len;
-    return 0;
+    return s_append (&req->held, &req->held_len, &req->held_cap, S_MAX_RESPONSE, data, len);
 }
 
 //  Adds the tool-call deltas of one chunk to the calls being assembled. Returns
