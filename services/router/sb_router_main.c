@@ -9,6 +9,7 @@
 #include "sb_clone.h"
 
 #include <errno.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,55 @@ s_events (void *socket)
     return events;
 }
 
+//  curl + epoll (router loop thread). ZeroMQ fds carry a tag bit in the epoll data;
+//  curl sockets carry their fd.
+#define S_TAG_ZMQ (1ull << 40)
+static int s_epoll = -1;
+static long s_curl_timeout_ms = -1; // -1: curl wants no timer
+static uint64_t s_curl_deadline_us;
+
+static void
+s_epoll_add_tagged (int fd, uint64_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd | tag};
+    epoll_ctl (s_epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int
+s_on_curl_socket (CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl (s_epoll, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.events = 0, .data.u64 = (uint64_t)s};
+    if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
+    //  Add, or modify when curl already told us of this socket.
+    if (epoll_ctl (s_epoll, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+        epoll_ctl (s_epoll, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+}
+
+static int
+s_on_curl_timer (CURLM *multi, long timeout_ms, void *userp)
+{
+    s_curl_timeout_ms = timeout_ms;
+    if (timeout_ms >= 0) s_curl_deadline_us = sb_mono_us () + (uint64_t)timeout_ms * 1000u;
+    return 0;
+}
+
+//  Runs curl's timer when it is due.
+static void
+s_curl_timeouts (void)
+{
+    int running = 0;
+    if (s_curl_timeout_ms >= 0 && sb_mono_us () >= s_curl_deadline_us) {
+        s_curl_timeout_ms = -1;
+        curl_multi_socket_action (sb_router.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -271,39 +321,53 @@ main (int argc, char **argv)
     signal (SIGTERM, s_on_signal);
     signal (SIGPIPE, SIG_IGN);
 
-    struct curl_waitfd zfds[3];
+    //  One epoll set for everything: curl's sockets (curl says which through the
+    //  socket callback and when through the timer callback) and the ZMQ_FDs. A
+    //  round costs only the sockets that are ready, not every transfer in flight.
+    s_epoll = epoll_create1 (EPOLL_CLOEXEC);
+    if (s_epoll < 0) return 1;
+    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION, s_on_curl_socket);
+    curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_on_curl_timer);
     int fd;
     size_t fd_size = sizeof fd;
     zmq_getsockopt (self->frontend, ZMQ_FD, &fd, &fd_size);
-    zfds[0].fd = fd;
+    s_epoll_add_tagged (fd, S_TAG_ZMQ);
     zmq_getsockopt (self->backend, ZMQ_FD, &fd, &fd_size);
-    zfds[1].fd = fd;
-    int nfds = 2;
-    if (self->clone) {
-        zfds[2].fd = sb_clone_poll_fd (self->clone);
-        zfds[2].events = CURL_WAIT_POLLIN;
-        nfds = 3;
-    }
+    s_epoll_add_tagged (fd, S_TAG_ZMQ);
+    if (self->clone) s_epoll_add_tagged (sb_clone_poll_fd (self->clone), S_TAG_ZMQ);
     printf ("router: ingress on %s, validators on %s, logger at %s\n", self->settings.frontend_bind,
             self->settings.backend_bind, self->settings.logger_endpoint);
     fflush (stdout);
 
     uint64_t last_timers = 0, last_metrics = 0;
+    struct epoll_event events[256];
     while (!s_interrupted) {
-        zfds[0].events = zfds[1].events = CURL_WAIT_POLLIN;
-        zfds[0].revents = zfds[1].revents = 0;
         //  ZMQ_FD is edge-triggered: only wait when both sockets are drained.
         int timeout = sb_router_active () ? 10 : 200;
+        if (s_curl_timeout_ms >= 0) {
+            uint64_t now = sb_mono_us ();
+            int left =
+                s_curl_deadline_us > now ? (int)((s_curl_deadline_us - now + 999) / 1000) : 0;
+            if (left < timeout) timeout = left;
+        }
         if ((s_events (self->frontend) & ZMQ_POLLIN) || (s_events (self->backend) & ZMQ_POLLIN))
             timeout = 0;
-        int numfds = 0;
-        curl_multi_poll (self->multi, zfds, (unsigned int)nfds, timeout, &numfds);
+        int n = epoll_wait (s_epoll, events, 256, timeout);
         int running = 0;
-        curl_multi_perform (self->multi, &running);
+        for (int k = 0; k < n; k++) {
+            if (events[k].data.u64 & S_TAG_ZMQ) continue; // drained below
+            int flags = 0;
+            if (events[k].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+            if (events[k].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+            if (events[k].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action (self->multi, (curl_socket_t)events[k].data.u64, flags,
+                                      &running);
+        }
+        s_curl_timeouts ();
         s_read_curl ();
         s_drain_frontend ();
         sb_broker_drain ();
-        curl_multi_perform (self->multi, &running); // start what the drain added
+        s_curl_timeouts (); // start what the drain added (curl asked for a 0 ms timer)
         s_read_curl ();
         uint64_t now = sb_mono_us ();
         if (now - last_timers >= 10000) {
@@ -340,6 +404,7 @@ main (int argc, char **argv)
             (unsigned long long)self->validations, (unsigned long long)self->validation_timeouts);
     fflush (stdout);
     sb_clone_destroy (&self->clone);
+    close (s_epoll);
     zmq_close (self->frontend);
     zmq_close (self->backend);
     zmq_close (self->logger);
