@@ -20,6 +20,11 @@ struct _sb_config_t {
     sb_key_t *keys; // sorted by hash, for bsearch
     size_t key_count;
     bool auto_detect_tools;
+    struct {
+        char *model;
+        double input, output, per_request;
+    } * prices;
+    size_t price_count;
 };
 
 #define S_MAX_CHANNELS 1024
@@ -430,6 +435,29 @@ sb_config_from_json (const json_t *root, char *err, size_t err_size)
             s_error (err, err_size, "api_keys: two keys share one secret");
             goto fail;
         }
+    const json_t *prices = json_object_get (root, "prices");
+    if (prices && !json_is_array (prices)) {
+        s_error (err, err_size, "prices must be an array");
+        goto fail;
+    }
+    self->prices = calloc (json_array_size (prices) + 1, sizeof *self->prices);
+    if (!self->prices) goto fail;
+    for (size_t i = 0; i < json_array_size (prices); i++) {
+        const json_t *pr = json_array_get (prices, i);
+        const char *model = s_get_string (pr, "model", NULL);
+        if (!model) {
+            s_error (err, err_size, "prices[%zu].model is required", i);
+            goto fail;
+        }
+        self->prices[self->price_count].model = strdup (model);
+        self->prices[self->price_count].input =
+            json_number_value (json_object_get (pr, "input_per_1m"));
+        self->prices[self->price_count].output =
+            json_number_value (json_object_get (pr, "output_per_1m"));
+        self->prices[self->price_count].per_request =
+            json_number_value (json_object_get (pr, "per_request"));
+        self->price_count++;
+    }
     const json_t *settings = json_object_get (root, "settings");
     self->auto_detect_tools = json_is_true (json_object_get (settings, "auto_detect_tools"));
     return self;
@@ -511,6 +539,9 @@ sb_config_destroy (sb_config_t **self_p)
         free (self->keys[i].name);
         free (self->keys[i].groups);
     }
+    for (size_t i = 0; self->prices && i < self->price_count; i++)
+        free (self->prices[i].model);
+    free (self->prices);
     free (self->channels);
     free (self->groups);
     free (self->keys);
@@ -634,4 +665,36 @@ sb_config_resolve_model (const sb_config_t *self, const sb_key_t *key, const cha
             if (s_eq (g->models[m], model, len)) return g;
     }
     return NULL;
+}
+
+int
+sb_config_price (const sb_config_t *self, const char *model, double *input_per_1m,
+                 double *output_per_1m, double *per_request)
+{
+    for (size_t i = 0; i < self->price_count; i++)
+        if (strcmp (self->prices[i].model, model) == 0) {
+            *input_per_1m = self->prices[i].input;
+            *output_per_1m = self->prices[i].output;
+            *per_request = self->prices[i].per_request;
+            return 0;
+        }
+    return -1;
+}
+
+double
+sb_config_cost (const sb_config_t *self, const sb_group_t *group, const char *model,
+                uint64_t prompt_tokens, uint64_t completion_tokens, bool *known)
+{
+    double in = 0, out = 0, per = 0;
+    *known = sb_config_price (self, model, &in, &out, &per) == 0;
+    if (!*known) return 0;
+    double tokens = ((double)prompt_tokens * in + (double)completion_tokens * out) / 1e6;
+    switch (group->billing) {
+        case SB_BILL_REQUESTS:
+            return per;
+        case SB_BILL_MULTIPLIER:
+            return tokens * group->cost_multiplier;
+        default:
+            return tokens;
+    }
 }

@@ -114,6 +114,17 @@ const sb_group_t *sb_config_resolve_model (const sb_config_t *self, const sb_key
 //  an empty models list serves every model).
 bool sb_channel_serves (const sb_channel_t *channel, const char *model, size_t len);
 
+//  The price of a model (from the config's `prices`: USD per million tokens and per
+//  request). Returns 0 and fills the out-values, or -1 when the model has none.
+int sb_config_price (const sb_config_t *self, const char *model, double *input_per_1m,
+                     double *output_per_1m, double *per_request);
+
+//  The cost of a request by the group's billing mode: token_based = tokens × prices;
+//  request_based = the per-request price; cost_multiplier = token cost × the group's
+//  multiplier. Sets *known to whether a price applied; returns the cost in USD.
+double sb_config_cost (const sb_config_t *self, const sb_group_t *group, const char *model,
+                       uint64_t prompt_tokens, uint64_t completion_tokens, bool *known);
+
 //  True if an upstream HTTP status should fail over to another channel.
 bool sb_group_fails_over (const sb_group_t *group, long status);
 

@@ -303,6 +303,17 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
            (unsigned long long)req->chat.received_us,
            (unsigned long long)(req->first_byte_us ? req->first_byte_us - req->start_us : 0),
            (unsigned long long)(now - req->start_us));
+    bool cost_known = false;
+    double cost = req->group
+                      ? sb_config_cost (req->gen->config, req->group, req->model,
+                                        req->prompt_tokens, req->completion_tokens, &cost_known)
+                      : 0;
+    S_PUT (",\"billing_mode\":\"%s\",\"cost\":%.10g,\"cost_known\":%s",
+           !req->group                                 ? ""
+           : req->group->billing == SB_BILL_REQUESTS   ? "request_based"
+           : req->group->billing == SB_BILL_MULTIPLIER ? "cost_multiplier"
+                                                       : "token_based",
+           cost, cost_known ? "true" : "false");
     S_PUT (",\"usage\":{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"total_tokens\":%llu}",
            (unsigned long long)req->prompt_tokens, (unsigned long long)req->completion_tokens,
            (unsigned long long)(req->prompt_tokens + req->completion_tokens));
@@ -354,6 +365,8 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
                         (double)(now - req->start_us) / 1000.0);
     sb_metrics_add (m, "sb_prompt_tokens_total", labels, req->prompt_tokens);
     sb_metrics_add (m, "sb_completion_tokens_total", labels, req->completion_tokens);
+    if (cost_known)
+        sb_metrics_add (m, "sb_cost_microusd_total", labels, (uint64_t)(cost * 1e6 + 0.5));
     if (req->attempts > 1) sb_metrics_add (m, "sb_failovers_total", labels, req->attempts - 1);
     if (req->toon_saved) sb_metrics_add (m, "sb_toon_bytes_saved_total", labels, req->toon_saved);
     if (ch && req->first_byte_us) {

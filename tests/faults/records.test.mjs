@@ -147,3 +147,27 @@ test('tool definitions seen in requests are registered: first/last seen, count, 
     assert.equal(JSON.parse(current.definition).description, 'now with docs');
   } finally { await gw.close(); await stop(rs); }
 });
+
+test('a record carries its cost by the group\'s billing mode', async () => {
+  const rport = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-redis-'));
+  const rs = await startRedis(rport, dir);
+  const cfg = config();
+  cfg.model_groups[0].billing_mode = 'cost_multiplier';
+  cfg.model_groups[0].cost_multiplier = 2;
+  cfg.prices = [{ model: 'm', input_per_1m: 1000, output_per_1m: 2000 }];
+  const gw = await startGateway(cfg, { logger: { SB_REDIS_URL: `redis://127.0.0.1:${rport}` } });
+  try {
+    const r = await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }] }, { 'x-request-id': 'cost-1' });
+    assert.equal(r.status, 200);
+    const usage = JSON.parse(r.text).usage;
+    let id = '';
+    for (let t = 0; t < 30 && !(id = redis(rport, 'GET', 'sb:{log}:req:cost-1')); t++) await sleep(100);
+    const out = redis(rport, 'XRANGE', 'sb:{log}:requests', id, id).split('\n');
+    const rec = JSON.parse(out[out.indexOf('data') + 1]);
+    const want = ((usage.prompt_tokens * 1000 + usage.completion_tokens * 2000) / 1e6) * 2;
+    assert.equal(rec.billing_mode, 'cost_multiplier');
+    assert.equal(rec.cost_known, true);
+    assert.ok(Math.abs(rec.cost - want) < 1e-9, `cost ${rec.cost} = ${want}`);
+  } finally { await gw.close(); await stop(rs); }
+});

@@ -128,5 +128,30 @@ main (void)
                !sb_group_fails_over (g, 500));
     }
     sb_config_destroy (&foc);
+
+    //  Cost by billing mode.
+    const char *pc = "{\"channels\":[{\"name\":\"a\",\"base_url\":\"http://x\"}],\"model_groups\":["
+                     "{\"name\":\"t\",\"channels\":[\"a\"]},"
+                     "{\"name\":\"r\",\"channels\":[\"a\"],\"billing_mode\":\"request_based\"},"
+                     "{\"name\":\"m\",\"channels\":[\"a\"],\"billing_mode\":\"cost_multiplier\","
+                     "\"cost_multiplier\":2}],"
+                     "\"prices\":[{\"model\":\"gpt\",\"input_per_1m\":2.5,\"output_per_1m\":10,"
+                     "\"per_request\":0.01}]}";
+    sb_config_t *pcc = sb_config_from_text (pc, strlen (pc), err, sizeof err);
+    CHECK (pcc != NULL);
+    if (pcc) {
+        bool known = false;
+        double cost = sb_config_cost (pcc, sb_config_group_by_name (pcc, "t", 1), "gpt", 1000000,
+                                      100000, &known);
+        CHECK (known && cost > 3.4999 && cost < 3.5001);
+        cost = sb_config_cost (pcc, sb_config_group_by_name (pcc, "r", 1), "gpt", 5, 5, &known);
+        CHECK (known && cost > 0.0099 && cost < 0.0101);
+        cost = sb_config_cost (pcc, sb_config_group_by_name (pcc, "m", 1), "gpt", 1000000, 100000,
+                               &known);
+        CHECK (known && cost > 6.9999 && cost < 7.0001);
+        cost = sb_config_cost (pcc, sb_config_group_by_name (pcc, "t", 1), "other", 10, 10, &known);
+        CHECK (!known && cost == 0);
+    }
+    sb_config_destroy (&pcc);
     return SB_TEST_DONE ();
 }
