@@ -15,6 +15,7 @@
 
 #include "sb_clock.h"
 #include "sb_logger_spool.h"
+#include "sb_metrics.h"
 #include "sb_msg.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_BATCH 256
@@ -361,6 +363,20 @@ main (int argc, char **argv)
     signal (SIGTERM, s_on_signal);
     void *ctx = zmq_ctx_new ();
     zmq_ctx_set (ctx, ZMQ_BLOCKY, 0); // shutting down never waits on peers
+    //  Its own metrics go to admin like every service's: the queue, the spool and
+    //  every drop are visible in /metrics, never silent.
+    void *pub = zmq_socket (ctx, ZMQ_PUB);
+    int pub_hwm = 100, pub_linger = 0;
+    zmq_setsockopt (pub, ZMQ_LINGER, &pub_linger, sizeof pub_linger);
+    zmq_setsockopt (pub, ZMQ_SNDHWM, &pub_hwm, sizeof pub_hwm);
+    const char *mep = getenv ("SB_METRICS_ENDPOINT");
+    zmq_connect (pub, mep && *mep ? mep : "tcp://127.0.0.1:5562");
+    sb_metrics_t *metrics = sb_metrics_new ();
+    sb_msg_writer_t *writer = sb_msg_writer_new ();
+    char host[64] = "local", instance[160];
+    gethostname (host, sizeof host - 1);
+    snprintf (instance, sizeof instance, "logger-%s-%d", host, (int)getpid ());
+    uint64_t last_metrics = 0;
     void *pull = zmq_socket (ctx, ZMQ_PULL);
     int zero = 0, hwm = 100000;
     zmq_setsockopt (pull, ZMQ_LINGER, &zero, sizeof zero);
@@ -384,6 +400,29 @@ main (int argc, char **argv)
         for (int i = 0; i < 4 * S_BATCH && zmq_msg_recv (&frame, pull, ZMQ_DONTWAIT) >= 0; i++)
             s_accept (zmq_msg_data (&frame), zmq_msg_size (&frame), redis != NULL);
         uint64_t now = sb_mono_us ();
+        if (now - last_metrics >= 1000000u) {
+            last_metrics = now;
+            sb_metrics_set (metrics, "sb_logger_written", "", (double)s_written);
+            sb_metrics_set (metrics, "sb_logger_queue", "", (double)s_count);
+            sb_metrics_set (metrics, "sb_logger_spool_pending", "",
+                            (double)(s_spool ? sb_logger_spool_pending (s_spool) : 0));
+            sb_metrics_set (metrics, "sb_logger_spooled", "", (double)s_spooled);
+            sb_metrics_set (metrics, "sb_logger_dropped", "", (double)s_dropped);
+            sb_metrics_set (metrics, "sb_bad_messages", "", (double)s_bad);
+            sb_metrics_set (metrics, "sb_logger_redis_up", "", redis ? 1 : 0);
+            size_t mlen = 0;
+            char *json = sb_metrics_json (metrics, &mlen);
+            sb_msg_t mm = {.type = SB_MSG_METRICS};
+            mm.metrics_report.service = sb_bytes_str ("logger");
+            mm.metrics_report.instance = sb_bytes_str (instance);
+            mm.metrics_report.ts_ms = sb_wall_ms ();
+            mm.metrics_report.data = sb_bytes (json, mlen);
+            const void *mdata;
+            size_t msize;
+            if (json && sb_msg_encode (writer, &mm, &mdata, &msize) == 0)
+                zmq_send (pub, mdata, msize, ZMQ_DONTWAIT);
+            free (json);
+        }
         if (!redis) {
             if (s_spool) s_memory_to_spool ();
             if (now - last_try > 1000000u) {
@@ -433,6 +472,9 @@ main (int argc, char **argv)
     }
     if (redis) redisFree (redis);
     zmq_close (pull);
+    zmq_close (pub);
+    sb_metrics_destroy (&metrics);
+    sb_msg_writer_destroy (&writer);
     zmq_ctx_term (ctx);
     printf ("logger: %llu written, %llu spooled, %llu dropped, %llu malformed, %llu duplicates "
             "skipped\n",
