@@ -114,6 +114,9 @@ struct _sb_rreq_t {
     uint64_t prompt_tokens, completion_tokens;
     //  validation
     uint64_t job_id;
+    //  the request's own `tools` (a span of the chat body, "[]" when none); found once
+    const char *tools;
+    size_t tools_len;
     //  streamed tool calls, held until complete (tool validation on, tools sent)
     bool hold_tools;
     s_tcall_t *calls; // S_MAX_STREAM_CALLS slots, allocated on first use
@@ -803,21 +806,24 @@ s_collect_calls (sb_rreq_t *req, json_t *chunk)
     return other;
 }
 
-//  The request's own `tools` (JSON text span inside the chat body), or "[]".
+//  Finds the request's own `tools` (a span of the chat body) once, at its start: the
+//  validation jobs, stream holding and tool auto-detection all read req->tools.
 static void
-s_request_tools (sb_rreq_t *req, const char **tools, size_t *len)
+s_find_tools (sb_rreq_t *req)
 {
+    req->tools = "[]";
+    req->tools_len = 2;
+    if (!memmem (req->chat.body.data, req->chat.body.size, "\"tools\"", 7))
+        return; // the common case needs no scan
     sb_json_member_t m[64];
     size_t count = 0;
-    *tools = "[]";
-    *len = 2;
     if (sb_json_scan_object (req->chat.body.data, req->chat.body.size, m, 64, &count, NULL, NULL) !=
         0)
         return;
     const sb_json_member_t *t = sb_json_find (m, count < 64 ? count : 64, "tools");
     if (t && t->type == SB_JSON_ARRAY) {
-        *tools = t->value;
-        *len = t->value_len;
+        req->tools = t->value;
+        req->tools_len = t->value_len;
     }
 }
 
@@ -902,13 +908,10 @@ s_submit_stream_calls (sb_rreq_t *req)
                                           req->calls[i].args ? req->calls[i].args : ""));
     char *text = json_dumps (calls, JSON_COMPACT);
     json_decref (calls);
-    const char *tools;
-    size_t tools_len;
-    s_request_tools (req, &tools, &tools_len);
     uint64_t deadline = sb_mono_us () + (uint64_t)sb_router.settings.validator_budget_ms * 1000u;
     if (deadline > req->deadline_us) deadline = req->deadline_us;
-    req->job_id = text ? sb_broker_submit (req, deadline, (int)req->group->tool_mode, tools,
-                                           tools_len, text, strlen (text))
+    req->job_id = text ? sb_broker_submit (req, deadline, (int)req->group->tool_mode, req->tools,
+                                           req->tools_len, text, strlen (text))
                        : 0;
     free (text);
     if (req->job_id)
@@ -1245,20 +1248,13 @@ s_complete_json (sb_rreq_t *req)
             }
         }
         json_decref (doc);
-        sb_json_member_t m[64];
-        size_t count = 0;
-        const sb_json_member_t *tools = NULL;
-        if (sb_json_scan_object (req->chat.body.data, req->chat.body.size, m, 64, &count, NULL,
-                                 NULL) == 0)
-            tools = sb_json_find (m, count < 64 ? count : 64, "tools");
         if (json_array_size (calls) > 0) {
             char *calls_text = json_dumps (calls, JSON_COMPACT);
             uint64_t budget = (uint64_t)sb_router.settings.validator_budget_ms * 1000u;
             uint64_t deadline = sb_mono_us () + budget;
             if (deadline > req->deadline_us) deadline = req->deadline_us;
-            req->job_id = sb_broker_submit (
-                req, deadline, (int)req->group->tool_mode, tools ? tools->value : "[]",
-                tools ? tools->value_len : 2, calls_text, strlen (calls_text));
+            req->job_id = sb_broker_submit (req, deadline, (int)req->group->tool_mode, req->tools,
+                                            req->tools_len, calls_text, strlen (calls_text));
             free (calls_text);
             json_decref (calls);
             if (req->job_id) {
@@ -1585,19 +1581,11 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
         s_fail (req, 504, "The request's deadline passed before it could be sent.", "timeout");
         return;
     }
-    if (sb_config_auto_detect_tools (req->gen->config) &&
-        memmem (chat->body.data, chat->body.size, "\"tools\"", 7)) {
-        const char *tools;
-        size_t tools_len;
-        s_request_tools (req, &tools, &tools_len);
-        if (tools_len > 2) sb_router_tools_seen (tools, tools_len);
-    }
-    if (chat->stream && req->group->tool_mode != SB_TOOLS_DISABLED) {
-        const char *tools;
-        size_t tools_len;
-        s_request_tools (req, &tools, &tools_len);
-        req->hold_tools = tools_len > 2;
-    }
+    s_find_tools (req);
+    if (sb_config_auto_detect_tools (req->gen->config) && req->tools_len > 2)
+        sb_router_tools_seen (req->tools, req->tools_len);
+    req->hold_tools =
+        chat->stream && req->group->tool_mode != SB_TOOLS_DISABLED && req->tools_len > 2;
     req->sse = sb_sse_new (S_MAX_EVENT);
     if (!req->sse) {
         s_fail (req, 503, "The gateway is out of memory.", NULL);
