@@ -1,7 +1,12 @@
 /*  sb_metrics — open-addressing table of series keyed by (kind, name, labels).  */
 
 #include "sb_metrics.h"
+#include "sb_clock.h"
+#include "sb_msg.h"
 #include "sb_oai_error.h"
+
+#include <unistd.h>
+#include <zmq.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,4 +268,35 @@ sb_metrics_json (const sb_metrics_t *self, size_t *len)
     }
     if (len) *len = b.len;
     return b.data;
+}
+
+int
+sb_metrics_publish (const sb_metrics_t *self, void *pub_socket, void *writer, const char *service,
+                    const char *instance)
+{
+    size_t len = 0;
+    char *json = sb_metrics_json (self, &len);
+    if (!json) return -1;
+    sb_msg_t msg = {.type = SB_MSG_METRICS};
+    msg.metrics_report.service = sb_bytes_str (service);
+    msg.metrics_report.instance = sb_bytes_str (instance);
+    msg.metrics_report.ts_ms = sb_wall_ms ();
+    msg.metrics_report.data = sb_bytes (json, len);
+    const void *data;
+    size_t size;
+    int rc = -1;
+    if (sb_msg_encode (writer, &msg, &data, &size) == 0 &&
+        zmq_send (pub_socket, data, size, ZMQ_DONTWAIT) >= 0)
+        rc = 0;
+    free (json);
+    return rc;
+}
+
+void
+sb_metrics_instance (char *out, size_t size, const char *service)
+{
+    char host[64] = "local";
+    gethostname (host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf (out, size, "%s-%s-%d", service, host, (int)getpid ());
 }

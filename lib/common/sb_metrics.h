@@ -36,6 +36,17 @@ uint64_t sb_metrics_counter (const sb_metrics_t *self, const char *name, const c
 //  Caller frees. NULL when memory runs out.
 char *sb_metrics_json (const sb_metrics_t *self, size_t *len);
 
+//  Publishes the whole state as one METRICS message (service, instance, JSON) on a
+//  ZeroMQ PUB socket, without blocking: a missing or slow admin just misses a second.
+//  `writer` is the caller's message encoder (sb_msg_writer_t). Returns 0, or -1 when
+//  nothing went out.
+int sb_metrics_publish (const sb_metrics_t *self, void *pub_socket, void *writer,
+                        const char *service, const char *instance);
+
+//  Writes "<service>-<host>-<pid>" into out: an id unique across hosts and containers
+//  (replicas in containers all run as pid 1).
+void sb_metrics_instance (char *out, size_t size, const char *service);
+
 //  Copies a value into a label-safe form (',' '=' '"' '\\' and controls become '_').
 void sb_metrics_label_value (char *out, size_t size, const char *value);
 

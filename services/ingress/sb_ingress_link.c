@@ -67,10 +67,7 @@ sb_ingress_link_start (void)
     zmq_setsockopt (self->router, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt (self->router, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof hb_ivl);
     zmq_setsockopt (self->router, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof hb_timeout);
-    //  Host name + pid: replicas in containers all run as pid 1.
-    char host[64] = "local";
-    gethostname (host, sizeof host - 1);
-    snprintf (s_instance, sizeof s_instance, "ingress-%s-%d", host, (int)getpid ());
+    sb_metrics_instance (s_instance, sizeof s_instance, "ingress");
     if (zmq_connect (self->router, self->settings.router_endpoint) != 0) {
         fprintf (stderr, "ingress: cannot connect to %s: %s\n", self->settings.router_endpoint,
                  zmq_strerror (errno));
@@ -234,19 +231,7 @@ s_publish_metrics (void)
     sb_metrics_set (m, "sb_log_dropped", "", (double)self->log_dropped);
     sb_metrics_set (m, "sb_bad_messages", "",
                     (double)(self->bad_messages + sb_msg_decode_errors ()));
-    size_t len = 0;
-    char *json = sb_metrics_json (m, &len);
-    if (!json) return;
-    sb_msg_t msg = {.type = SB_MSG_METRICS};
-    msg.metrics_report.service = sb_bytes_str ("ingress");
-    msg.metrics_report.instance = sb_bytes_str (s_instance);
-    msg.metrics_report.ts_ms = sb_wall_ms ();
-    msg.metrics_report.data = sb_bytes (json, len);
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (self->writer, &msg, &data, &size) == 0)
-        zmq_send (self->metrics_pub, data, size, ZMQ_DONTWAIT);
-    free (json);
+    sb_metrics_publish (m, self->metrics_pub, self->writer, "ingress", s_instance);
 }
 
 void

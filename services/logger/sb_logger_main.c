@@ -373,9 +373,8 @@ main (int argc, char **argv)
     zmq_connect (pub, mep && *mep ? mep : "tcp://127.0.0.1:5562");
     sb_metrics_t *metrics = sb_metrics_new ();
     sb_msg_writer_t *writer = sb_msg_writer_new ();
-    char host[64] = "local", instance[160];
-    gethostname (host, sizeof host - 1);
-    snprintf (instance, sizeof instance, "logger-%s-%d", host, (int)getpid ());
+    char instance[160];
+    sb_metrics_instance (instance, sizeof instance, "logger");
     uint64_t last_metrics = 0;
     void *pull = zmq_socket (ctx, ZMQ_PULL);
     int zero = 0, hwm = 100000;
@@ -410,18 +409,7 @@ main (int argc, char **argv)
             sb_metrics_set (metrics, "sb_logger_dropped", "", (double)s_dropped);
             sb_metrics_set (metrics, "sb_bad_messages", "", (double)s_bad);
             sb_metrics_set (metrics, "sb_logger_redis_up", "", redis ? 1 : 0);
-            size_t mlen = 0;
-            char *json = sb_metrics_json (metrics, &mlen);
-            sb_msg_t mm = {.type = SB_MSG_METRICS};
-            mm.metrics_report.service = sb_bytes_str ("logger");
-            mm.metrics_report.instance = sb_bytes_str (instance);
-            mm.metrics_report.ts_ms = sb_wall_ms ();
-            mm.metrics_report.data = sb_bytes (json, mlen);
-            const void *mdata;
-            size_t msize;
-            if (json && sb_msg_encode (writer, &mm, &mdata, &msize) == 0)
-                zmq_send (pub, mdata, msize, ZMQ_DONTWAIT);
-            free (json);
+            sb_metrics_publish (metrics, pub, writer, "logger", instance);
         }
         if (!redis) {
             if (s_spool) s_memory_to_spool ();

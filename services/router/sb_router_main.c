@@ -160,23 +160,9 @@ s_publish_metrics (void)
     sb_metrics_set (m, "sb_upstream_timeouts", "", (double)self->timeouts);
     sb_metrics_set (m, "sb_cancels", "", (double)self->cancels);
     sb_router_publish_channel_gauges ();
-    size_t len = 0;
-    char *json = sb_metrics_json (m, &len);
-    if (!json) return;
     char instance[160];
-    char host[64] = "local";
-    gethostname (host, sizeof host - 1); // replicas in containers all run as pid 1
-    snprintf (instance, sizeof instance, "router-%s-%d", host, (int)getpid ());
-    sb_msg_t msg = {.type = SB_MSG_METRICS};
-    msg.metrics_report.service = sb_bytes_str ("router");
-    msg.metrics_report.instance = sb_bytes_str (instance);
-    msg.metrics_report.ts_ms = sb_wall_ms ();
-    msg.metrics_report.data = sb_bytes (json, len);
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (self->writer, &msg, &data, &size) == 0)
-        zmq_send (self->metrics_pub, data, size, ZMQ_DONTWAIT);
-    free (json);
+    sb_metrics_instance (instance, sizeof instance, "router");
+    sb_metrics_publish (m, self->metrics_pub, self->writer, "router", instance);
 }
 
 static void

@@ -200,9 +200,8 @@ main (int argc, char **argv)
     //  The main thread publishes this process's metrics once a second and says
     //  how many jobs it has done every 10 s (so `docker compose logs` shows each
     //  instance working).
-    char host[64] = "local", instance[128];
-    gethostname (host, sizeof host - 1);
-    snprintf (instance, sizeof instance, "validator-%s-%d", host, (int)getpid ());
+    char instance[160];
+    sb_metrics_instance (instance, sizeof instance, "validator");
     void *pub = zmq_socket (s_ctx, ZMQ_PUB);
     int zero = 0, hwm = 100;
     zmq_setsockopt (pub, ZMQ_LINGER, &zero, sizeof zero);
@@ -222,18 +221,7 @@ main (int argc, char **argv)
         sb_metrics_set (metrics, "sb_validator_calls", "result=invalid",
                         (double)atomic_load (&s_calls_invalid));
         sb_metrics_set (metrics, "sb_validator_threads", "", (double)threads);
-        size_t len = 0;
-        char *json = sb_metrics_json (metrics, &len);
-        sb_msg_t msg = {.type = SB_MSG_METRICS};
-        msg.metrics_report.service = sb_bytes_str ("validator");
-        msg.metrics_report.instance = sb_bytes_str (instance);
-        msg.metrics_report.ts_ms = (uint64_t)time (NULL) * 1000u;
-        msg.metrics_report.data = sb_bytes (json, len);
-        const void *data;
-        size_t size;
-        if (json && sb_msg_encode (writer, &msg, &data, &size) == 0)
-            zmq_send (pub, data, size, ZMQ_DONTWAIT);
-        free (json);
+        sb_metrics_publish (metrics, pub, writer, "validator", instance);
         if (tick % 10 == 0 && v + tj != reported) {
             reported = v + tj;
             printf ("validator: %s: %llu validation jobs, %llu TOON jobs done\n", instance,
