@@ -202,7 +202,9 @@ s_log_refused (sb_conn_t *conn, int status, const char *message)
     k = snprintf (rec + n, cap - n, "\",\"model\":\"");
     n += (size_t)k;
     sb_json_escape_append (rec, cap, &n, conn->model, strlen (conn->model));
-    size_t body = conn->body_len < 65536 ? conn->body_len : 65536;
+    //  An unauthenticated client gets its refusal recorded, but may not store its
+    //  body in Redis.
+    size_t body = !conn->key_name[0] ? 0 : conn->body_len < 65536 ? conn->body_len : 65536;
     k = snprintf (rec + n, cap - n,
                   "\",\"group\":\"\",\"channel\":\"\",\"attempts\":0,\"status\":%d,\"stream\":%s,"
                   "\"timings_us\":{\"received\":%llu,\"first_byte\":0,\"total\":0},"
