@@ -18,6 +18,9 @@
 #define S_ROUTER_DEAD_US (3 * 1000000u) // no echo for this long: router considered gone
 
 static struct lws *s_bridge;
+//  True when the router socket may hold messages its fd will not announce: a zmq
+//  call on it can consume the fd's wake-up, and only reading to EAGAIN re-arms it.
+static bool s_dirty = true;
 static struct lws *s_config_bridge;
 static sb_clone_t *s_clone;
 
@@ -144,6 +147,7 @@ sb_ingress_link_callback (struct lws *wsi, enum lws_callback_reasons reason, voi
 {
     switch (reason) {
         case LWS_CALLBACK_RAW_RX_FILE:
+            s_dirty = true;
             sb_ingress_link_drain ();
             break;
         case LWS_CALLBACK_RAW_CLOSE_FILE:
@@ -162,6 +166,7 @@ sb_ingress_link_send (const sb_msg_t *msg)
     const void *data;
     size_t size;
     if (sb_msg_encode (self->writer, msg, &data, &size) != 0) return -1;
+    s_dirty = true; // the send may have taken the fd's wake-up
     if (zmq_send (self->router, data, size, ZMQ_DONTWAIT) < 0) return -1;
     return 0;
 }
@@ -200,21 +205,21 @@ void
 sb_ingress_link_drain (void)
 {
     sb_ingress_t *self = &sb_ingress;
-    if (!self->router) return;
+    //  Reading to EAGAIN costs two syscalls (libzmq's getpid + poll): only when
+    //  the fd fired or the socket was used since.
+    if (!self->router || !s_dirty) return;
     zmq_msg_t frame;
     zmq_msg_init (&frame);
-    //  Bounded per round so a flood from the router cannot starve client I/O; the
-    //  edge is re-armed because we check ZMQ_EVENTS before returning.
+    //  Bounded per round so a flood from the router cannot starve client I/O.
     for (int i = 0; i < 4096; i++) {
-        if (zmq_msg_recv (&frame, self->router, ZMQ_DONTWAIT) < 0) break;
+        if (zmq_msg_recv (&frame, self->router, ZMQ_DONTWAIT) < 0) {
+            if (zmq_errno () == EAGAIN) s_dirty = false; // the fd is armed again
+            break;
+        }
         s_dispatch (zmq_msg_data (&frame), zmq_msg_size (&frame));
     }
     zmq_msg_close (&frame);
-    int events = 0;
-    size_t events_size = sizeof events;
-    zmq_getsockopt (self->router, ZMQ_EVENTS, &events, &events_size);
-    if ((events & ZMQ_POLLIN) && s_bridge)
-        lws_cancel_service (self->context); // more waiting: come round again
+    if (s_dirty && s_bridge) lws_cancel_service (self->context); // more waiting: come round again
 }
 
 static void

@@ -61,6 +61,9 @@ typedef struct {
     void *frontend; // ROUTER, ingress connects
     void *backend;  // ROUTER, validators connect
     void *logger;   // PUSH
+    //  A zmq call on a socket may consume the wake-up of its ZMQ_FD; until the
+    //  socket is read to EAGAIN again its fd cannot be trusted to wake us.
+    bool frontend_dirty, backend_dirty;
     CURLM *multi;
     sb_rgen_t *gen;            // current config generation
     struct _sb_clone_t *clone; // admin's config stream (NULL: SB_CONFIG only)

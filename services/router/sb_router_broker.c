@@ -77,6 +77,7 @@ static int
 s_send_to (int w, const void *data, size_t len)
 {
     s_worker_t *worker = &s_workers[w];
+    sb_router.backend_dirty = true;
     if (zmq_send (sb_router.backend, worker->ident, worker->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
         0)
         return -1;
@@ -313,7 +314,10 @@ sb_broker_drain (void)
     zmq_msg_init (&ident);
     zmq_msg_init (&frame);
     for (int i = 0; i < 1024; i++) {
-        if (zmq_msg_recv (&ident, sb_router.backend, ZMQ_DONTWAIT) < 0) break;
+        if (zmq_msg_recv (&ident, sb_router.backend, ZMQ_DONTWAIT) < 0) {
+            if (zmq_errno () == EAGAIN) sb_router.backend_dirty = false;
+            break;
+        }
         if (!zmq_msg_more (&ident) || zmq_msg_recv (&frame, sb_router.backend, ZMQ_DONTWAIT) < 0) {
             sb_router.bad_messages++;
             continue;

@@ -59,6 +59,7 @@ sb_router_send (const void *ident, size_t ident_len, const sb_msg_t *msg)
     const void *data;
     size_t size;
     if (sb_msg_encode (self->writer, msg, &data, &size) != 0) return -1;
+    self->frontend_dirty = true;
     if (zmq_send (self->frontend, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) return -1;
     if (zmq_send (self->frontend, data, size, ZMQ_DONTWAIT) < 0) return -1;
     return 0;
@@ -110,7 +111,11 @@ s_drain_frontend (void)
     zmq_msg_init (&ident);
     zmq_msg_init (&frame);
     for (int i = 0; i < 1024; i++) {
-        if (zmq_msg_recv (&ident, self->frontend, ZMQ_DONTWAIT) < 0) break;
+        if (zmq_msg_recv (&ident, self->frontend, ZMQ_DONTWAIT) < 0) {
+            //  Read to EAGAIN: the fd will wake us for the next message.
+            if (zmq_errno () == EAGAIN) self->frontend_dirty = false;
+            break;
+        }
         if (!zmq_msg_more (&ident) || zmq_msg_recv (&frame, self->frontend, ZMQ_DONTWAIT) < 0) {
             self->bad_messages++;
             continue;
@@ -174,18 +179,12 @@ s_read_curl (void)
         if (m->msg == CURLMSG_DONE) sb_router_on_transfer_done (m->easy_handle, m->data.result);
 }
 
-static int
-s_events (void *socket)
-{
-    int events = 0;
-    size_t size = sizeof events;
-    zmq_getsockopt (socket, ZMQ_EVENTS, &events, &size);
-    return events;
-}
-
-//  curl + epoll (router loop thread). ZeroMQ fds carry a tag bit in the epoll data;
-//  curl sockets carry their fd.
-#define S_TAG_ZMQ (1ull << 40)
+//  curl + epoll (router loop thread). ZeroMQ fds carry a tag bit in the epoll data
+//  (and which socket it is); curl sockets carry their fd.
+#define S_TAG_ZMQ      (1ull << 40)
+#define S_TAG_FRONTEND (1ull << 41)
+#define S_TAG_BACKEND  (1ull << 42)
+#define S_TAG_CLONE    (1ull << 43)
 static int s_epoll = -1;
 static long s_curl_timeout_ms = -1; // -1: curl wants no timer
 static uint64_t s_curl_deadline_us;
@@ -230,6 +229,25 @@ s_curl_timeouts (void)
         s_curl_timeout_ms = -1;
         curl_multi_socket_action (sb_router.multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
+}
+
+//  A newer config from admin, if one came.
+static void
+s_clone_poll (void)
+{
+    sb_router_t *self = &sb_router;
+    if (!self->clone) return;
+    sb_config_t *fresh = sb_clone_process (self->clone);
+    if (!fresh) return;
+    uint64_t seq = sb_clone_seq (self->clone);
+    if (sb_router_install_config (&fresh) == 0)
+        printf ("router: config %llu from admin\n", (unsigned long long)seq);
+    else {
+        fprintf (stderr, "router: config %llu refused: a bad channel URL\n",
+                 (unsigned long long)seq);
+        sb_config_destroy (&fresh);
+    }
+    fflush (stdout);
 }
 
 int
@@ -317,14 +335,15 @@ main (int argc, char **argv)
     int fd;
     size_t fd_size = sizeof fd;
     zmq_getsockopt (self->frontend, ZMQ_FD, &fd, &fd_size);
-    s_epoll_add_tagged (fd, S_TAG_ZMQ);
+    s_epoll_add_tagged (fd, S_TAG_ZMQ | S_TAG_FRONTEND);
     zmq_getsockopt (self->backend, ZMQ_FD, &fd, &fd_size);
-    s_epoll_add_tagged (fd, S_TAG_ZMQ);
-    if (self->clone) s_epoll_add_tagged (sb_clone_poll_fd (self->clone), S_TAG_ZMQ);
+    s_epoll_add_tagged (fd, S_TAG_ZMQ | S_TAG_BACKEND);
+    if (self->clone) s_epoll_add_tagged (sb_clone_poll_fd (self->clone), S_TAG_ZMQ | S_TAG_CLONE);
     printf ("router: ingress on %s, validators on %s, logger at %s\n", self->settings.frontend_bind,
             self->settings.backend_bind, self->settings.logger_endpoint);
     fflush (stdout);
 
+    self->frontend_dirty = self->backend_dirty = true;
     uint64_t last_timers = 0, last_metrics = 0;
     struct epoll_event events[256];
     while (!s_interrupted) {
@@ -336,12 +355,19 @@ main (int argc, char **argv)
                 s_curl_deadline_us > now ? (int)((s_curl_deadline_us - now + 999) / 1000) : 0;
             if (left < timeout) timeout = left;
         }
-        if ((s_events (self->frontend) & ZMQ_POLLIN) || (s_events (self->backend) & ZMQ_POLLIN))
-            timeout = 0;
+        //  ZMQ_FD is edge-triggered: a socket touched since it was last read to
+        //  EAGAIN may hold messages its fd will not announce. Reading to EAGAIN
+        //  costs two syscalls (libzmq's getpid + poll), so only those are read.
+        if (self->frontend_dirty || self->backend_dirty) timeout = 0;
         int n = epoll_wait (s_epoll, events, 256, timeout);
         int running = 0;
         for (int k = 0; k < n; k++) {
-            if (events[k].data.u64 & S_TAG_ZMQ) continue; // drained below
+            if (events[k].data.u64 & S_TAG_ZMQ) {
+                if (events[k].data.u64 & S_TAG_FRONTEND) self->frontend_dirty = true;
+                if (events[k].data.u64 & S_TAG_BACKEND) self->backend_dirty = true;
+                if (events[k].data.u64 & S_TAG_CLONE) s_clone_poll ();
+                continue; // drained below
+            }
             int flags = 0;
             if (events[k].events & EPOLLIN) flags |= CURL_CSELECT_IN;
             if (events[k].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -351,8 +377,8 @@ main (int argc, char **argv)
         }
         s_curl_timeouts ();
         s_read_curl ();
-        s_drain_frontend ();
-        sb_broker_drain ();
+        if (self->frontend_dirty) s_drain_frontend ();
+        if (self->backend_dirty) sb_broker_drain ();
         s_curl_timeouts (); // start what the drain added (curl asked for a 0 ms timer)
         s_read_curl ();
         uint64_t now = sb_mono_us ();
@@ -360,20 +386,7 @@ main (int argc, char **argv)
             last_timers = now;
             sb_router_check_timers (now);
             sb_broker_tick (now);
-            if (self->clone) {
-                sb_config_t *fresh = sb_clone_process (self->clone);
-                if (fresh) {
-                    uint64_t seq = sb_clone_seq (self->clone);
-                    if (sb_router_install_config (&fresh) == 0)
-                        printf ("router: config %llu from admin\n", (unsigned long long)seq);
-                    else {
-                        fprintf (stderr, "router: config %llu refused: a bad channel URL\n",
-                                 (unsigned long long)seq);
-                        sb_config_destroy (&fresh);
-                    }
-                    fflush (stdout);
-                }
-            }
+            s_clone_poll (); // also on a timer: the clone's own snapshot retries
             if (now - last_metrics >= 1000000u) {
                 last_metrics = now;
                 s_publish_metrics ();
