@@ -68,6 +68,10 @@ int sb_ingress_link_callback (struct lws *wsi, enum lws_callback_reasons reason,
 int sb_ingress_link_send (const sb_msg_t *msg);
 //  Drains every message waiting from the router (call after each service round).
 void sb_ingress_link_drain (void);
+//  For callbacks lws runs from its timer phase, before it polls: a send made there
+//  may have taken the wake-up of a reply already waiting, and the poll would then
+//  sleep on it (until the next timer, up to a second). Ends that poll at once.
+void sb_ingress_link_kick (void);
 //  Sends a request record to the logger without blocking (drops are counted).
 void sb_ingress_link_log (const char *request_id, const char *json, size_t len, const char *body,
                           size_t body_len);

@@ -792,10 +792,12 @@ sb_ingress_http_callback (struct lws *wsi, enum lws_callback_reasons reason, voi
             return s_on_writeable (conn);
         case LWS_CALLBACK_TIMER:
             s_on_timer (conn);
+            sb_ingress_link_kick (); // timers run before lws polls
             return 0;
         case LWS_CALLBACK_CLOSED_HTTP: //  the client went away: stop the upstream transfer too
         case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
             s_cancel_upstream (conn);
+            sb_ingress_link_kick (); // lws closes timed-out connections before it polls
             s_reset (conn);
             free (conn->out);
             conn->out = NULL;

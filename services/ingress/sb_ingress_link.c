@@ -222,6 +222,12 @@ sb_ingress_link_drain (void)
     if (s_dirty && s_bridge) lws_cancel_service (self->context); // more waiting: come round again
 }
 
+void
+sb_ingress_link_kick (void)
+{
+    if (s_dirty && s_bridge) lws_cancel_service (sb_ingress.context);
+}
+
 static void
 s_publish_metrics (void)
 {

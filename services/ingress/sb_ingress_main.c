@@ -55,6 +55,7 @@ static void
 s_tick (lws_sorted_usec_list_t *sul)
 {
     sb_ingress_link_tick ();
+    sb_ingress_link_kick (); // the heartbeat was a send
     lws_sul_schedule (sb_ingress.context, 0, &s_tick_sul, s_tick, LWS_US_PER_SEC);
 }
 
