@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SB_PROTO_VERSION 1
+//  2: CHAT carries where the body's `tools` array is (the router needs no rescan).
+#define SB_PROTO_VERSION 2
 
 #define SB_MAX_NAME  256         // names: keys, groups, models, channels
 #define SB_MAX_TEXT  4096        // short texts: errors, trace ids, headers
@@ -41,7 +42,9 @@ typedef struct {
     F (BIN, body, SB_MAX_BODY)     /* the client's JSON body, as received */                       \
     F (U64, deadline_ms, 0)        /* wall-clock ms after which the answer is useless */           \
     F (STR, trace_id, SB_MAX_TEXT) /* x-request-id */                                              \
-    F (U64, received_us, 0)        /* when ingress had the whole request (realtime µs) */
+    F (U64, received_us, 0)        /* when ingress had the whole request (realtime µs) */         \
+    F (U64, tools_at, 0)           /* offset of the body's top-level `tools` array */              \
+    F (U64, tools_len, 0)          /* its length in bytes (0: the body has none) */
 
 //  router → ingress: one piece of a streamed response, in order (seq from 0).
 //  The first CHUNK of a request means "200, text/event-stream".

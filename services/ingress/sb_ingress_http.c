@@ -592,6 +592,11 @@ s_handle_chat (sb_conn_t *conn)
     msg.chat.deadline_ms = sb_wall_ms () + total_ms;
     msg.chat.trace_id = sb_bytes_str (conn->trace_id);
     msg.chat.received_us = sb_wall_us ();
+    const sb_json_member_t *tools = sb_json_find (members, count, "tools");
+    if (tools && tools->type == SB_JSON_ARRAY) {
+        msg.chat.tools_at = (uint64_t)(tools->value - conn->body);
+        msg.chat.tools_len = tools->value_len;
+    }
     if (sb_ingress_link_send (&msg) != 0) {
         s_release (conn);
         self->router_unavailable++;

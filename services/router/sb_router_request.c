@@ -811,19 +811,16 @@ s_collect_calls (sb_rreq_t *req, json_t *chunk)
 static void
 s_find_tools (sb_rreq_t *req)
 {
+    //  The ingress scanned the body once and says where `tools` is; trusted only
+    //  as far as it points at a bracketed span inside the body.
     req->tools = "[]";
     req->tools_len = 2;
-    if (!memmem (req->chat.body.data, req->chat.body.size, "\"tools\"", 7))
-        return; // the common case needs no scan
-    sb_json_member_t m[64];
-    size_t count = 0;
-    if (sb_json_scan_object (req->chat.body.data, req->chat.body.size, m, 64, &count, NULL, NULL) !=
-        0)
-        return;
-    const sb_json_member_t *t = sb_json_find (m, count < 64 ? count : 64, "tools");
-    if (t && t->type == SB_JSON_ARRAY) {
-        req->tools = t->value;
-        req->tools_len = t->value_len;
+    uint64_t at = req->chat.tools_at, len = req->chat.tools_len;
+    const char *body = req->chat.body.data;
+    if (len >= 2 && at < req->chat.body.size && len <= req->chat.body.size - at &&
+        body[at] == '[' && body[at + len - 1] == ']') {
+        req->tools = body + at;
+        req->tools_len = (size_t)len;
     }
 }
 

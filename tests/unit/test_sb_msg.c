@@ -34,6 +34,8 @@ test_roundtrip_all (sb_msg_writer_t *w)
                 in.chat.deadline_ms = 1700000000000ULL;
                 in.chat.trace_id = sb_bytes_str ("req-1");
                 in.chat.received_us = 42;
+                in.chat.tools_at = 7;
+                in.chat.tools_len = 11;
                 break;
             case SB_MSG_END:
                 in.end.id = 7;
@@ -79,6 +81,7 @@ test_roundtrip_all (sb_msg_writer_t *w)
                    out.chat.body.data < (const char *)data + size);
             CHECK (out.chat.deadline_ms == 1700000000000ULL);
             CHECK (out.chat.received_us == 42);
+            CHECK (out.chat.tools_at == 7 && out.chat.tools_len == 11);
         }
         if (in.type == SB_MSG_END) {
             CHECK (out.end.status == 502 && out.end.attempts == 3);
