@@ -17,6 +17,7 @@
 #include "sb_json_scan.h"
 #include "sb_metrics.h"
 #include "sb_oai_error.h"
+#include "sb_out.h"
 #include "sb_sse.h"
 
 #include <jansson.h>
@@ -272,87 +273,119 @@ s_fail (sb_rreq_t *req, int status, const char *message, const char *code)
 static void
 s_log_request (sb_rreq_t *req, int status, const char *error)
 {
-    //  Built with snprintf and escaping, not a JSON tree: this runs for every
-    //  request on the router's only thread.
+    //  Built with a plain appender, not a JSON tree nor snprintf: this runs for
+    //  every request on the router's only thread.
     const sb_channel_t *ch =
         req->attempts ? sb_config_channel (req->gen->config, req->channel) : NULL;
     uint64_t now = sb_mono_us ();
     char rec[4096];
-    size_t n = 0;
-#define S_PUT(...)                                                                                 \
-    do {                                                                                           \
-        int k_ = snprintf (rec + n, sizeof rec - n, __VA_ARGS__);                                  \
-        n = k_ < 0 ? n : (size_t)k_ >= sizeof rec - n ? sizeof rec - 1 : n + (size_t)k_;           \
-    } while (0)
-#define S_STR(text, len)                                                                           \
-    do {                                                                                           \
-        S_PUT ("\"");                                                                              \
-        sb_json_escape_append (rec, sizeof rec - 2, &n, (text), (len));                            \
-        S_PUT ("\"");                                                                              \
-    } while (0)
-    S_PUT ("{\"request_id\":");
-    S_STR (req->trace, strlen (req->trace));
-    S_PUT (",\"key\":");
-    S_STR (req->chat.key_name.data ? req->chat.key_name.data : "", req->chat.key_name.size);
-    S_PUT (",\"group\":");
-    S_STR (req->group ? req->group->name : "", req->group ? strlen (req->group->name) : 0);
-    S_PUT (",\"model\":");
-    S_STR (req->model, strlen (req->model));
-    S_PUT (",\"channel\":");
-    S_STR (ch ? ch->name : "", ch ? strlen (ch->name) : 0);
-    S_PUT (",\"attempts\":%u,\"status\":%d,\"stream\":%s", req->attempts, status,
-           req->chat.stream ? "true" : "false");
-    S_PUT (",\"timings_us\":{\"received\":%llu,\"first_byte\":%llu,\"total\":%llu}",
-           (unsigned long long)req->chat.received_us,
-           (unsigned long long)(req->first_byte_us ? req->first_byte_us - req->start_us : 0),
-           (unsigned long long)(now - req->start_us));
+    sb_out_t o = sb_out (rec, sizeof rec);
+    sb_out_lit (&o, "{\"request_id\":");
+    sb_out_jstr (&o, req->trace, strlen (req->trace));
+    sb_out_lit (&o, ",\"key\":");
+    sb_out_jstr (&o, req->chat.key_name.data ? req->chat.key_name.data : "",
+                 req->chat.key_name.size);
+    sb_out_lit (&o, ",\"group\":");
+    sb_out_jstr (&o, req->group ? req->group->name : "",
+                 req->group ? strlen (req->group->name) : 0);
+    sb_out_lit (&o, ",\"model\":");
+    sb_out_jstr (&o, req->model, strlen (req->model));
+    sb_out_lit (&o, ",\"channel\":");
+    sb_out_jstr (&o, ch ? ch->name : "", ch ? strlen (ch->name) : 0);
+    sb_out_lit (&o, ",\"attempts\":");
+    sb_out_u64 (&o, req->attempts);
+    sb_out_lit (&o, ",\"status\":");
+    sb_out_i64 (&o, status);
+    if (req->chat.stream)
+        sb_out_lit (&o, ",\"stream\":true");
+    else
+        sb_out_lit (&o, ",\"stream\":false");
+    sb_out_lit (&o, ",\"timings_us\":{\"received\":");
+    sb_out_u64 (&o, req->chat.received_us);
+    sb_out_lit (&o, ",\"first_byte\":");
+    sb_out_u64 (&o, req->first_byte_us ? req->first_byte_us - req->start_us : 0);
+    sb_out_lit (&o, ",\"total\":");
+    sb_out_u64 (&o, now - req->start_us);
     bool cost_known = false;
     double cost = req->group
                       ? sb_config_cost (req->gen->config, req->group, req->model,
                                         req->prompt_tokens, req->completion_tokens, &cost_known)
                       : 0;
-    S_PUT (",\"billing_mode\":\"%s\",\"cost\":%.10g,\"cost_known\":%s",
-           !req->group                                 ? ""
-           : req->group->billing == SB_BILL_REQUESTS   ? "request_based"
-           : req->group->billing == SB_BILL_MULTIPLIER ? "cost_multiplier"
-                                                       : "token_based",
-           cost, cost_known ? "true" : "false");
-    S_PUT (",\"usage\":{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"total_tokens\":%llu}",
-           (unsigned long long)req->prompt_tokens, (unsigned long long)req->completion_tokens,
-           (unsigned long long)(req->prompt_tokens + req->completion_tokens));
-    if (req->toon_saved)
-        S_PUT (",\"toon_bytes_saved\":%llu,\"toon_tokens_saved_est\":%llu",
-               (unsigned long long)req->toon_saved, (unsigned long long)(req->toon_saved / 4));
-    S_PUT (",\"attempt_log\":[");
+    sb_out_lit (&o, "},\"billing_mode\":\"");
+    sb_out_cstr (&o, !req->group                                 ? ""
+                     : req->group->billing == SB_BILL_REQUESTS   ? "request_based"
+                     : req->group->billing == SB_BILL_MULTIPLIER ? "cost_multiplier"
+                                                                 : "token_based");
+    sb_out_lit (&o, "\",\"cost\":");
+    if (cost != 0) {
+        char num[32];
+        int k = snprintf (num, sizeof num, "%.10g", cost);
+        sb_out_mem (&o, num, k > 0 ? (size_t)k : 0);
+    } else
+        sb_out_lit (&o, "0");
+    if (cost_known)
+        sb_out_lit (&o, ",\"cost_known\":true");
+    else
+        sb_out_lit (&o, ",\"cost_known\":false");
+    sb_out_lit (&o, ",\"usage\":{\"prompt_tokens\":");
+    sb_out_u64 (&o, req->prompt_tokens);
+    sb_out_lit (&o, ",\"completion_tokens\":");
+    sb_out_u64 (&o, req->completion_tokens);
+    sb_out_lit (&o, ",\"total_tokens\":");
+    sb_out_u64 (&o, req->prompt_tokens + req->completion_tokens);
+    sb_out_lit (&o, "}");
+    if (req->toon_saved) {
+        sb_out_lit (&o, ",\"toon_bytes_saved\":");
+        sb_out_u64 (&o, req->toon_saved);
+        sb_out_lit (&o, ",\"toon_tokens_saved_est\":");
+        sb_out_u64 (&o, req->toon_saved / 4);
+    }
+    sb_out_lit (&o, ",\"attempt_log\":[");
     for (uint32_t i = 0; i < req->attempts && i < S_MAX_ATTEMPTS_LOGGED; i++) {
         const sb_channel_t *ac = sb_config_channel (req->gen->config, req->log[i].channel);
-        S_PUT ("%s{\"channel\":", i ? "," : "");
-        S_STR (ac ? ac->name : "", ac ? strlen (ac->name) : 0);
-        S_PUT (",\"status\":%d,\"ms\":%u}", req->log[i].status, req->log[i].ms);
+        if (i) sb_out_lit (&o, ",");
+        sb_out_lit (&o, "{\"channel\":");
+        sb_out_jstr (&o, ac ? ac->name : "", ac ? strlen (ac->name) : 0);
+        sb_out_lit (&o, ",\"status\":");
+        sb_out_i64 (&o, req->log[i].status);
+        sb_out_lit (&o, ",\"ms\":");
+        sb_out_u64 (&o, req->log[i].ms);
+        sb_out_lit (&o, "}");
     }
-    S_PUT ("]");
+    sb_out_lit (&o, "]");
     if (req->validation_header[0]) {
-        S_PUT (",\"tool_validation\":");
-        S_STR (req->validation_header, strlen (req->validation_header));
+        sb_out_lit (&o, ",\"tool_validation\":");
+        sb_out_jstr (&o, req->validation_header, strlen (req->validation_header));
     }
     size_t cap = sb_router.settings.log_body_max;
     size_t req_len = req->chat.body.size < cap ? req->chat.body.size : cap;
     size_t resp_len =
         (!req->chat.stream && req->resp) ? (req->resp_len < cap ? req->resp_len : cap) : 0;
-    S_PUT (",\"request_bytes\":%zu,\"request_cut\":%s", req->chat.body.size,
-           req_len < req->chat.body.size ? "true" : "false");
-    if (req->chat.stream)
-        S_PUT (",\"chunks\":%llu,\"chunks_cut\":%s", (unsigned long long)req->seq,
-               req->capture_cut ? "true" : "false");
+    sb_out_lit (&o, ",\"request_bytes\":");
+    sb_out_u64 (&o, req->chat.body.size);
+    if (req_len < req->chat.body.size)
+        sb_out_lit (&o, ",\"request_cut\":true");
     else
-        S_PUT (",\"response_bytes\":%zu,\"response_cut\":%s", req->resp_len,
-               resp_len < req->resp_len ? "true" : "false");
-    S_PUT (",\"error\":");
-    S_STR (error ? error : "", error ? strlen (error) : 0);
-    S_PUT ("}");
-#undef S_PUT
-#undef S_STR
-    sb_router_log_bodies (req->trace, rec, n, sb_bytes (req->chat.body.data, req_len),
+        sb_out_lit (&o, ",\"request_cut\":false");
+    if (req->chat.stream) {
+        sb_out_lit (&o, ",\"chunks\":");
+        sb_out_u64 (&o, req->seq);
+        if (req->capture_cut)
+            sb_out_lit (&o, ",\"chunks_cut\":true");
+        else
+            sb_out_lit (&o, ",\"chunks_cut\":false");
+    } else {
+        sb_out_lit (&o, ",\"response_bytes\":");
+        sb_out_u64 (&o, req->resp_len);
+        if (resp_len < req->resp_len)
+            sb_out_lit (&o, ",\"response_cut\":true");
+        else
+            sb_out_lit (&o, ",\"response_cut\":false");
+    }
+    sb_out_lit (&o, ",\"error\":");
+    sb_out_jstr (&o, error ? error : "", error ? strlen (error) : 0);
+    sb_out_lit (&o, "}");
+    sb_router_log_bodies (req->trace, rec, o.len, sb_bytes (req->chat.body.data, req_len),
                           sb_bytes (req->resp, resp_len),
                           sb_bytes (req->capture, req->capture_len));
 
@@ -361,9 +394,17 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
     char model[SB_MAX_NAME + 1], channel[SB_MAX_NAME + 1], labels[600];
     sb_metrics_label_value (model, sizeof model, req->model);
     sb_metrics_label_value (channel, sizeof channel, ch ? ch->name : "");
-    snprintf (labels, sizeof labels, "status=%d,model=%s,channel=%s", status, model, channel);
+    sb_out_t l = sb_out (labels, sizeof labels);
+    sb_out_lit (&l, "status=");
+    sb_out_i64 (&l, status);
+    sb_out_lit (&l, ",model=");
+    sb_out_cstr (&l, model);
+    sb_out_lit (&l, ",channel=");
+    sb_out_cstr (&l, channel);
     sb_metrics_add (m, "sb_requests_total", labels, 1);
-    snprintf (labels, sizeof labels, "model=%s", model);
+    l = sb_out (labels, sizeof labels);
+    sb_out_lit (&l, "model=");
+    sb_out_cstr (&l, model);
     sb_metrics_observe (m, "sb_request_duration_ms", labels,
                         (double)(now - req->start_us) / 1000.0);
     sb_metrics_add (m, "sb_prompt_tokens_total", labels, req->prompt_tokens);
@@ -373,7 +414,9 @@ s_log_request (sb_rreq_t *req, int status, const char *error)
     if (req->attempts > 1) sb_metrics_add (m, "sb_failovers_total", labels, req->attempts - 1);
     if (req->toon_saved) sb_metrics_add (m, "sb_toon_bytes_saved_total", labels, req->toon_saved);
     if (ch && req->first_byte_us) {
-        snprintf (labels, sizeof labels, "channel=%s", channel);
+        l = sb_out (labels, sizeof labels);
+        sb_out_lit (&l, "channel=");
+        sb_out_cstr (&l, channel);
         sb_metrics_observe (m, "sb_upstream_ttfb_ms", labels,
                             (double)(req->first_byte_us - req->attempt_us) / 1000.0);
         sb_metrics_observe (m, "sb_upstream_duration_ms", labels,
