@@ -467,6 +467,42 @@ s_stop_transfer (sb_rreq_t *req)
     req->easy = NULL;
 }
 
+//  Finished requests are kept for reuse with their response buffer (when small):
+//  a JSON answer then costs no allocation of its own.
+#define S_POOL_MAX      256
+#define S_POOL_RESP_MAX (64u << 10)
+static sb_rreq_t *s_pool[S_POOL_MAX];
+static size_t s_pool_count;
+
+static sb_rreq_t *
+s_req_get (void)
+{
+    if (!s_pool_count) return calloc (1, sizeof (sb_rreq_t));
+    sb_rreq_t *req = s_pool[--s_pool_count];
+    char *resp = req->resp;
+    size_t resp_cap = req->resp_cap;
+    memset (req, 0, sizeof *req);
+    req->resp = resp;
+    req->resp_cap = resp_cap;
+    return req;
+}
+
+static void
+s_req_put (sb_rreq_t *req)
+{
+    if (req->resp_cap > S_POOL_RESP_MAX) {
+        free (req->resp);
+        req->resp = NULL;
+        req->resp_cap = 0;
+    }
+    if (s_pool_count < S_POOL_MAX)
+        s_pool[s_pool_count++] = req;
+    else {
+        free (req->resp);
+        free (req);
+    }
+}
+
 static void
 s_finish (sb_rreq_t *req)
 {
@@ -483,7 +519,6 @@ s_finish (sb_rreq_t *req)
     zmq_msg_close (&req->frame);
     free (req->up_body);
     free (req->toon_body);
-    free (req->resp);
     free (req->batch);
     sb_sse_destroy (&req->sse);
     sb_anthropic_stream_destroy (&req->astream);
@@ -496,7 +531,7 @@ s_finish (sb_rreq_t *req)
     free (req->calls);
     free (req->held);
     free (req->capture);
-    free (req);
+    s_req_put (req);
 }
 
 static void s_start_attempt (sb_rreq_t *req);
@@ -1579,7 +1614,7 @@ sb_router_on_chat (const void *ident, size_t ident_len, zmq_msg_t *frame, const 
         self->bad_messages++;
         return;
     }
-    sb_rreq_t *req = calloc (1, sizeof *req);
+    sb_rreq_t *req = s_req_get ();
     if (!req) return;
     req->id = chat->id;
     req->gen = self->gen;
