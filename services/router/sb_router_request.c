@@ -101,6 +101,7 @@ struct _sb_rreq_t {
     size_t capture_len, capture_cap;
     bool capture_cut;
     bool done_seen;
+    bool error_event_seen; // the provider's stream carried an error event (forwarded)
     //  attempts
     uint64_t tried_mask; // picker indexes tried
     int pick;            // picker index of the current attempt, -1 none
@@ -259,7 +260,11 @@ s_fail (sb_rreq_t *req, int status, const char *message, const char *code)
         snprintf (headers, sizeof headers, "Retry-After: %s\r\n", req->retry_after);
     if (!req->sent)
         s_send_end (req, status, body, len, headers, message);
-    else {
+    else if (req->error_event_seen) {
+        //  The client already has the provider's own error event: just end.
+        static const char done[] = "data: [DONE]\n\n";
+        s_send_end (req, status, done, sizeof done - 1, "", message);
+    } else {
         char event[1200];
         int n = snprintf (event, sizeof event, "data: %s\n\ndata: [DONE]\n\n", body);
         s_send_end (req, status, event, (size_t)n, "", message);
@@ -1003,6 +1008,8 @@ s_on_event (void *arg, const sb_sse_event_t *ev)
     bool done = ev->data_len == 6 && memcmp (ev->data, "[DONE]", 6) == 0;
     if (done)
         req->done_seen = true;
+    else if (ev->data_len > 9 && memcmp (ev->data, "{\"error\":", 9) == 0)
+        req->error_event_seen = true;
     else if (ev->data_len > 0 && memmem (ev->data, ev->data_len, "\"usage\":{", 9)) {
         s_read_usage (req, ev->data, ev->data_len);
         //  The usage-only chunk we asked for on the client's behalf stays here.
@@ -1177,9 +1184,13 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
             s_report (req, true);
         } else if (req->sent) {
             s_report (req, false);
-            s_log_request (req, 502, msg);
-            s_fail (req, 502, "The upstream stream was interrupted after it had started.",
-                    "stream_interrupted");
+            s_log_request (req, timeout ? 504 : 502, msg);
+            if (timeout)
+                s_fail (req, 504, "The upstream stream ran past its total timeout and was cut.",
+                        "upstream_timeout");
+            else
+                s_fail (req, 502, "The upstream stream was interrupted after it had started.",
+                        "stream_interrupted");
             return;
         } else {
             s_attempt_failed (req, timeout ? 504 : 502, msg,
@@ -1205,8 +1216,10 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
                               true);
             return;
         }
-        snprintf (msg, sizeof msg, "Upstream channel %s returned %ld: %.*s", ch->name, status,
-                  (int)(body_len < 300 ? body_len : 300), body);
+        char pmsg[400];
+        s_provider_message (req, pmsg, sizeof pmsg); // Anthropic's error.message, as text
+        snprintf (msg, sizeof msg, "Upstream channel %s returned %ld%s%s", ch->name, status,
+                  pmsg[0] ? ": " : "", pmsg);
         if (map.failover)
             s_attempt_failed (req, map.status, msg, map.code, true);
         else {

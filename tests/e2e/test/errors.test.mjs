@@ -167,6 +167,21 @@ describe('provider and gateway errors', () => {
     assert.match(err.headers.get('content-type'), /^application\/json/);
   });
 
+  test('provider error event mid-stream → the client gets that one error event, then [DONE]', async () => {
+    const res = await request(`${stack.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+      body: { model: 'mock-chat', messages: USER, stream: true, mock: { chunks: 4, error_after: 2 } },
+    });
+    assert.equal(res.status, 200);
+    const events = res.body.split('\n\n').filter((e) => e.startsWith('data: '));
+    const errors = events.filter((e) => e.startsWith('data: {"error"'));
+    assert.equal(errors.length, 1, res.body);
+    assert.match(errors[0], /sb-mock: injected mid-stream error/);
+    assert.equal(events.at(-1), 'data: [DONE]');
+    assert.ok(events.indexOf(errors[0]) === events.length - 2, 'the error is the last event before [DONE]');
+  });
+
   test('provider 429 → RateLimitError 429 with Retry-After passed through', async () => {
     //  The router waits out a lone channel's Retry-After and tries it again (up to
     //  max_attempts), so a 1 s Retry-After costs the client about 2 s here.
