@@ -35,6 +35,7 @@ struct _sb_conn_t {
     size_t body_len, body_cap;
     bool body_too_large;
     bool stream;
+    bool head; // a HEAD request: answers carry a GET's headers, never a body
     char trace_id[72];
     unsigned char *out;
     size_t out_len, out_cap;
@@ -171,15 +172,17 @@ s_count_status (int status)
     sb_metrics_add (sb_ingress.metrics, "sb_http_responses_total", labels, 1);
 }
 
-//  Queues a whole response (headers + body) and asks for a writeable callback.
+//  Queues a whole response (headers + body) and asks for a writeable callback. The
+//  answer to HEAD has the headers a GET would get, Content-Length included (RFC 9110
+//  §9.3.2), and no body: the next bytes on the connection are the next response.
 static void
 s_respond (sb_conn_t *conn, int status, const char *content_type, const char *body, size_t len,
            const char *extra, size_t extra_len)
 {
     s_count_status (status);
-    if (s_out_headers (conn, status, content_type, len, false, extra, extra_len) == 0)
-        s_out_append (conn, body, len);
-    else
+    if (s_out_headers (conn, status, content_type, len, false, extra, extra_len) == 0) {
+        if (!conn->head) s_out_append (conn, body, len);
+    } else
         conn->close_after = true;
     conn->state = S_RESPONDING;
     lws_callback_on_writable (conn->wsi);
@@ -622,6 +625,7 @@ s_reset (sb_conn_t *conn)
     conn->body_len = conn->body_cap = 0;
     conn->body_too_large = false;
     conn->stream = false;
+    conn->head = false;
     conn->state = S_IDLE;
     conn->is_chat = false;
     conn->routed = false;
@@ -660,6 +664,10 @@ s_on_http (sb_conn_t *conn, const char *path)
     s_set_trace_id (conn);
     bool is_post = lws_hdr_total_length (conn->wsi, WSI_TOKEN_POST_URI) > 0;
     bool is_get = lws_hdr_total_length (conn->wsi, WSI_TOKEN_GET_URI) > 0;
+    //  HEAD is GET without the body: the routes a GET reaches answer it (s_respond
+    //  leaves the body out), and so do the errors.
+    conn->head = !is_post && !is_get && lws_hdr_total_length (conn->wsi, WSI_TOKEN_HEAD_URI) > 0;
+    is_get = is_get || conn->head;
 
     if (strcmp (path, "/v1/chat/completions") == 0 || strcmp (path, "/chat/completions") == 0) {
         conn->is_chat = true;
@@ -712,9 +720,10 @@ s_on_http (sb_conn_t *conn, const char *path)
     }
     char msg[160];
     snprintf (msg, sizeof msg, "Invalid URL (%s %.100s)",
-              is_post  ? "POST"
-              : is_get ? "GET"
-                       : "?",
+              is_post      ? "POST"
+              : conn->head ? "HEAD"
+              : is_get     ? "GET"
+                           : "?",
               path);
     if (is_post) conn->close_after = true; // don't parse an unread body as the next request
     s_respond_error (conn, 404, msg, "unknown_url");
