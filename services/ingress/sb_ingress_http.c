@@ -1,8 +1,8 @@
 /*  sb_ingress_http — the HTTP side of the ingress: parses and checks each request
     (limits, bearer key, JSON, model), hands chat completions to the router, and
     writes what comes back: one lws_write for a JSON response (headers and body
-    together), chunked SSE for a stream, forwarded as each chunk arrives.
-    Everything here runs on the lws service thread.  */
+    together), chunked SSE for a stream (raw bytes ended by the close for HTTP/1.0),
+    forwarded as each chunk arrives. Everything here runs on the lws service thread.  */
 
 #include "sb_ingress.h"
 #include "sb_clock.h"
@@ -10,6 +10,7 @@
 #include "sb_metrics.h"
 #include "sb_oai_error.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <strings.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@ struct _sb_conn_t {
     size_t body_len, body_cap;
     bool body_too_large;
     bool stream;
-    bool head; // a HEAD request: answers carry a GET's headers, never a body
+    bool head;   // a HEAD request: answers carry a GET's headers, never a body
+    bool http10; // an HTTP/1.0 stream: its body goes raw and ends with the connection
     char trace_id[72];
     unsigned char *out;
     size_t out_len, out_cap;
@@ -86,11 +88,13 @@ s_out_append (sb_conn_t *conn, const void *data, size_t len)
     return 0;
 }
 
-//  One HTTP/1.1 chunk of the SSE body.
+//  One piece of the SSE body: an HTTP/1.1 chunk, or the bytes as they are for an
+//  HTTP/1.0 client (chunked encoding is HTTP/1.1 only, RFC 9112 §6.1).
 static int
 s_out_chunk (sb_conn_t *conn, const void *data, size_t len)
 {
     if (len == 0) return 0;
+    if (conn->http10) return s_out_append (conn, data, len);
     char head[24];
     int n = snprintf (head, sizeof head, "%zx\r\n", len);
     if (s_out_append (conn, head, (size_t)n) || s_out_append (conn, data, len) ||
@@ -99,17 +103,34 @@ s_out_chunk (sb_conn_t *conn, const void *data, size_t len)
     return 0;
 }
 
+//  The end of the SSE body: the last chunk, or nothing for HTTP/1.0 (the close is).
+static int
+s_out_last_chunk (sb_conn_t *conn)
+{
+    return conn->http10 ? 0 : s_out_append (conn, "0\r\n\r\n", 5);
+}
+
+//  How the body of a response is delimited.
+typedef enum {
+    S_FRAME_LENGTH,  // Content-Length
+    S_FRAME_CHUNKED, // HTTP/1.1 chunks (a stream on a keep-alive connection)
+    S_FRAME_CLOSE,   // the connection's close (a stream to an HTTP/1.0 client)
+} s_framing_t;
+
 //  Response headers through lws's helpers (they know the connection's protocol).
+//  S_FRAME_CLOSE needs close_after set (it says "connection: close").
 static int
 s_out_headers (sb_conn_t *conn, int status, const char *content_type, size_t content_length,
-               bool chunked, const char *extra, size_t extra_len)
+               s_framing_t framing, const char *extra, size_t extra_len)
 {
+    assert (framing != S_FRAME_CLOSE || conn->close_after);
     if (s_out_reserve (conn, 1024 + extra_len)) return -1;
     unsigned char *start = conn->out + LWS_PRE + conn->out_len;
     unsigned char *p = start, *end = conn->out + conn->out_cap;
     //  lws_add_http_common_headers would mark a response without a length
-    //  "connection: close"; a chunked stream keeps the connection alive.
-    if (chunked) {
+    //  "connection: close"; a chunked stream keeps the connection alive (one that
+    //  the close ends says so through close_after).
+    if (framing != S_FRAME_LENGTH) {
         if (lws_add_http_header_status (
                 conn->wsi, (unsigned int)status | LWSAHH_FLAG_NO_SERVER_NAME, &p, end) ||
             lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
@@ -124,13 +145,14 @@ s_out_headers (sb_conn_t *conn, int status, const char *content_type, size_t con
                                      (const unsigned char *)conn->trace_id,
                                      (int)strlen (conn->trace_id), &p, end))
         return -1;
-    if (chunked) {
-        if (lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
-                                          (const unsigned char *)"chunked", 7, &p, end) ||
-            lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                          (const unsigned char *)"no-cache", 8, &p, end))
-            return -1;
-    }
+    if (framing == S_FRAME_CHUNKED &&
+        lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+                                      (const unsigned char *)"chunked", 7, &p, end))
+        return -1;
+    if (framing != S_FRAME_LENGTH &&
+        lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                      (const unsigned char *)"no-cache", 8, &p, end))
+        return -1;
     if (conn->close_after &&
         lws_add_http_header_by_token (conn->wsi, WSI_TOKEN_CONNECTION,
                                       (const unsigned char *)"close", 5, &p, end))
@@ -180,7 +202,7 @@ s_respond (sb_conn_t *conn, int status, const char *content_type, const char *bo
            const char *extra, size_t extra_len)
 {
     s_count_status (status);
-    if (s_out_headers (conn, status, content_type, len, false, extra, extra_len) == 0) {
+    if (s_out_headers (conn, status, content_type, len, S_FRAME_LENGTH, extra, extra_len) == 0) {
         if (!conn->head) s_out_append (conn, body, len);
     } else
         conn->close_after = true;
@@ -310,7 +332,9 @@ static void
 s_start_stream (sb_conn_t *conn)
 {
     s_count_status (200);
-    s_out_headers (conn, 200, "text/event-stream", 0, true, NULL, 0);
+    if (conn->http10) conn->close_after = true;
+    s_out_headers (conn, 200, "text/event-stream", 0,
+                   conn->http10 ? S_FRAME_CLOSE : S_FRAME_CHUNKED, NULL, 0);
     conn->state = S_STREAMING;
 }
 
@@ -358,7 +382,7 @@ sb_ingress_on_end (sb_conn_t *conn, const sb_end_t *end)
     }
     if (conn->state != S_STREAMING) return;
     s_out_chunk (conn, end->body.data, end->body.size);
-    s_out_append (conn, "0\r\n\r\n", 5);
+    s_out_last_chunk (conn);
     conn->state = S_RESPONDING;
     lws_callback_on_writable (conn->wsi);
 }
@@ -376,7 +400,7 @@ s_fail_inflight (sb_conn_t *conn, int status, const char *message, const char *c
         sb_oai_error_body (body, sizeof body, status, message, NULL, code);
         int n = snprintf (event, sizeof event, "data: %s\n\ndata: [DONE]\n\n", body);
         s_out_chunk (conn, event, (size_t)n);
-        s_out_append (conn, "0\r\n\r\n", 5);
+        s_out_last_chunk (conn);
         conn->state = S_RESPONDING;
         lws_callback_on_writable (conn->wsi);
     }
@@ -413,6 +437,16 @@ s_set_trace_id (sb_conn_t *conn)
     x ^= x >> 29;
     snprintf (conn->trace_id, sizeof conn->trace_id, "req_%016llx%08llx", (unsigned long long)x,
               (unsigned long long)(counter & 0xffffffffu));
+}
+
+//  True unless the request line says HTTP/1.1: the test lws makes (lws_http_action)
+//  to choose the version of its status line and the connection's keep-alive default.
+static bool
+s_request_is_http10 (sb_conn_t *conn)
+{
+    char version[12];
+    int n = lws_hdr_copy (conn->wsi, version, (int)sizeof version - 1, WSI_TOKEN_HTTP);
+    return !(n > 7 && version[5] == '1' && version[7] == '1');
 }
 
 //  The bearer key → the key entry, or NULL (401).
@@ -559,6 +593,7 @@ s_handle_chat (sb_conn_t *conn)
         return;
     }
     conn->stream = stream && stream->type == SB_JSON_TRUE;
+    if (conn->stream) conn->http10 = s_request_is_http10 (conn);
     bool include_usage = false;
     const sb_json_member_t *opts = sb_json_find (members, count, "stream_options");
     if (opts && opts->type == SB_JSON_OBJECT) {
@@ -626,6 +661,7 @@ s_reset (sb_conn_t *conn)
     conn->body_too_large = false;
     conn->stream = false;
     conn->head = false;
+    conn->http10 = false;
     conn->state = S_IDLE;
     conn->is_chat = false;
     conn->routed = false;

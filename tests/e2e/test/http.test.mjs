@@ -431,7 +431,7 @@ describe('methods and paths', () => {
     }
   });
 
-  test('HTTP/1.0 stream: no chunked encoding (HTTP/1.1 only), the body ends with the connection', { todo: 'BUG: Transfer-Encoding: chunked is sent to an HTTP/1.0 client (RFC 9112 §6.1)' }, async () => {
+  test('HTTP/1.0 stream: no chunked encoding (HTTP/1.1 only), the body ends with the connection', async () => {
     const body = JSON.stringify({ model: 'mock-chat', stream: true, messages: USER, mock: { chunks: 2 } });
     const { data, closed } = await rawExchange(
       stack.httpPort,
@@ -441,6 +441,49 @@ describe('methods and paths', () => {
     assert.match(data, /^HTTP\/1\.[01] 200 /);
     assert.doesNotMatch(data, /transfer-encoding: chunked/i);
     assert.match(data, /\r\n\r\ndata: /);
+    //  The body is the SSE text as it is: no chunk-size lines, no last chunk, and every
+    //  event there, to [DONE]; the headers say the close ends it.
+    const [head, sse] = [data.slice(0, data.indexOf('\r\n\r\n')), data.slice(data.indexOf('\r\n\r\n') + 4)];
+    assert.match(head, /\r\nconnection: close(\r\n|$)/i);
+    assert.match(head, /\r\ncontent-type: text\/event-stream/i);
+    assert.doesNotMatch(head, /\r\ncontent-length:/i);
+    assert.doesNotMatch(sse, /(^|\r\n)[0-9a-f]+\r\n/, 'no chunk framing');
+    assert.ok(sse.endsWith('data: [DONE]\n\n'), JSON.stringify(sse.slice(-40)));
+    const events = sseData(sse);
+    assert.equal(events.at(-1), '[DONE]');
+    let text = '';
+    for (const e of events.slice(0, -1)) text += JSON.parse(e).choices[0].delta.content ?? '';
+    assert.equal(text, lorem(2));
+  });
+
+  test('HTTP/1.1 stream (same request, raw): chunked, last chunk, connection kept', async () => {
+    const body = JSON.stringify({ model: 'mock-chat', stream: true, messages: USER, mock: { chunks: 2 } });
+    const c = rawConnection(stack.httpPort);
+    try {
+      c.send(`POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const { data, closed } = await c.read((d) => d.endsWith('\r\n0\r\n\r\n'), 5000);
+      assert.equal(closed, false, 'the connection stays open');
+      assert.match(data, /^HTTP\/1\.1 200 /);
+      assert.match(data, /\r\ntransfer-encoding: chunked\r\n/i);
+      assert.doesNotMatch(data, /\r\nconnection: close\r\n/i);
+      assert.ok(data.endsWith('data: [DONE]\n\n\r\n0\r\n\r\n'), JSON.stringify(data.slice(-60)));
+    } finally {
+      c.close();
+    }
+  });
+
+  test('HTTP/1.0 JSON answer: Content-Length, then the connection closes', async () => {
+    const body = JSON.stringify({ model: 'mock-chat', messages: USER, mock: { chunks: 2 } });
+    const { data, closed } = await rawExchange(
+      stack.httpPort,
+      `POST /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    assert.ok(closed);
+    assert.match(data, /^HTTP\/1\.[01] 200 /);
+    const end = data.indexOf('\r\n\r\n');
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(data.slice(0, end))?.[1]);
+    assert.equal(Buffer.byteLength(data.slice(end + 4)), length);
+    assert.equal(JSON.parse(data.slice(end + 4)).choices[0].message.content, lorem(2));
   });
 
   test('GET /healthz → 200 {"status":"ok"}', async () => {
