@@ -19,6 +19,7 @@ typedef struct {
     int http_port;
     const char *router_endpoint;
     size_t max_body;          // request body limit (413 above)
+    uint32_t max_header;      // lws's store for one request's line and headers (431 above)
     size_t max_client_buffer; // bytes queued for one slow client before it is dropped
     uint32_t max_inflight;    // requests at once (503 above)
     uint32_t ping_ms;         // SSE comment ping when a stream is idle this long
@@ -55,6 +56,13 @@ extern sb_ingress_t sb_ingress;
 int sb_ingress_http_callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
                               void *in, size_t len);
 size_t sb_ingress_conn_size (void);
+//  Sets lws's log level and emitter (before the context is created).
+void sb_ingress_http_log_start (void);
+//  The lws log emitter: errors and warnings to stderr; lws's report of request
+//  headers that overflow its store is followed to the connection, which gets a 431.
+void sb_ingress_http_log (int level, const char *line);
+//  Call after each lws_service round (ends the following of such a report).
+void sb_ingress_http_round_done (void);
 void sb_ingress_on_chunk (sb_conn_t *conn, const sb_chunk_t *chunk);
 void sb_ingress_on_end (sb_conn_t *conn, const sb_end_t *end);
 void sb_ingress_on_router_lost (sb_conn_t *conn);

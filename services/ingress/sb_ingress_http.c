@@ -11,8 +11,11 @@
 #include "sb_oai_error.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +419,21 @@ sb_ingress_on_router_lost (sb_conn_t *conn)
 //  -------------------------------------------------------------------------
 //  Requests.
 
+//  A fresh request id ("req_" and 24 hex digits) into out.
+static void
+s_new_trace_id (char *out, size_t size)
+{
+    static uint64_t counter;
+    static uint64_t seed;
+    if (!seed) seed = sb_wall_us () ^ ((uint64_t)getpid () << 40);
+    uint64_t x = seed + ++counter * 0x9e3779b97f4a7c15ULL;
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 29;
+    snprintf (out, size, "req_%016llx%08llx", (unsigned long long)x,
+              (unsigned long long)(counter & 0xffffffffu));
+}
+
 static void
 s_set_trace_id (sb_conn_t *conn)
 {
@@ -428,15 +446,7 @@ s_set_trace_id (sb_conn_t *conn)
         memcpy (conn->trace_id, given, (size_t)n + 1);
         return;
     }
-    static uint64_t counter;
-    static uint64_t seed;
-    if (!seed) seed = sb_wall_us () ^ ((uint64_t)getpid () << 40);
-    uint64_t x = seed + ++counter * 0x9e3779b97f4a7c15ULL;
-    x ^= x >> 31;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 29;
-    snprintf (conn->trace_id, sizeof conn->trace_id, "req_%016llx%08llx", (unsigned long long)x,
-              (unsigned long long)(counter & 0xffffffffu));
+    s_new_trace_id (conn->trace_id, sizeof conn->trace_id);
 }
 
 //  True unless the request line says HTTP/1.1: the test lws makes (lws_http_action)
@@ -818,6 +828,118 @@ s_on_timer (sb_conn_t *conn)
     uint64_t next = ping_us;
     if (conn->deadline_us - now < next) next = conn->deadline_us - now;
     lws_set_timer_usecs (conn->wsi, (lws_usec_t)(next ? next : 1000));
+}
+
+//  -------------------------------------------------------------------------
+//  Request headers larger than lws's store (SB_MAX_HEADER_BYTES). lws 4.1 has no
+//  callback for it, nor any hook on the connection before it goes: lws_parse fails,
+//  lws logs "Ran out of header data space" (or, for too many header lines, "More hdr
+//  frags than we can deal with"), drops the headers and closes the connection in the
+//  same call, shutting its sending side first; a connection on its first request is
+//  not even bound to this protocol yet, so no close callback comes either. What lws
+//  does give, synchronously on this thread, is its log. The emitter sees the overflow
+//  line and turns lws's info lines on for the rest of that call; they name the
+//  connection whose headers lws detaches ("wsi %p: ah %p") and, when lws is about to
+//  shut that one down, its socket ("shutdown conn: %p (sk %d"). There the 431 goes to
+//  the socket, ahead of the shutdown: the client reads the answer, then the end. The
+//  info lines go off again then, or at the end of the service round whatever happened.
+//  Nothing of this runs for a request that fits. The lines are lws 4.1's (Debian's
+//  libwebsockets17): with others, no 431 is sent and the connection closes as before,
+//  which tests/e2e/test/http.test.mjs reports.
+
+#define S_LOG_LEVEL (LLL_ERR | LLL_WARN)
+
+static struct {
+    bool armed;    // an overflow was logged in this lws call: info lines are on
+    uintptr_t wsi; // the connection lws detached the headers of (0: not yet seen)
+} s_overflow;
+
+void
+sb_ingress_http_log_start (void)
+{
+    lws_set_log_level (S_LOG_LEVEL, sb_ingress_http_log);
+}
+
+static void
+s_overflow_end (void)
+{
+    s_overflow.armed = false;
+    s_overflow.wsi = 0;
+    lws_set_log_level (S_LOG_LEVEL, sb_ingress_http_log);
+}
+
+void
+sb_ingress_http_round_done (void)
+{
+    if (s_overflow.armed) s_overflow_end ();
+}
+
+//  The number (%p or %d as printed) after `prefix` at the start of `line`, and where
+//  it ends; -1 when the line does not start so or no number follows.
+static int
+s_log_number (const char *line, const char *prefix, int base, uintptr_t *value, const char **rest)
+{
+    size_t n = strlen (prefix);
+    if (strncmp (line, prefix, n) != 0) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull (line + n, &end, base);
+    if (errno || end == line + n) return -1;
+    *value = (uintptr_t)v;
+    *rest = end;
+    return 0;
+}
+
+static void
+s_answer_headers_too_large (int fd)
+{
+    char trace_id[72], msg[128], body[512], response[1024];
+    s_new_trace_id (trace_id, sizeof trace_id); // the client's own is gone with the headers
+    snprintf (msg, sizeof msg, "Request header fields too large: the limit is %u bytes.",
+              (unsigned)sb_ingress.settings.max_header);
+    size_t len = sb_oai_error_body (body, sizeof body, 431, msg, NULL, "headers_too_large");
+    int n = snprintf (response, sizeof response,
+                      "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                      "content-type: application/json\r\ncontent-length: %zu\r\n"
+                      "x-request-id: %s\r\nconnection: close\r\n\r\n%s",
+                      len, trace_id, body);
+    if (n <= 0 || (size_t)n >= sizeof response) return;
+    s_count_status (431);
+    //  A socket lws has just read headers from takes these few hundred bytes whole;
+    //  if it cannot, the client gets what went out, then the end, as without this.
+    //  (lws 4.1 closes without draining what the client still sends: one still
+    //  writing a header of megabytes may see a reset before it reads this.)
+    send (fd, response, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void
+sb_ingress_http_log (int level, const char *line)
+{
+    if (level & S_LOG_LEVEL) {
+        lwsl_emit_stderr (level, line);
+        if (strstr (line, "Ran out of header data space") ||
+            strstr (line, "More hdr frags than we can deal with")) {
+            s_overflow.armed = true;
+            s_overflow.wsi = 0;
+            lws_set_log_level (S_LOG_LEVEL | LLL_INFO, sb_ingress_http_log);
+        }
+        return;
+    }
+    if (!s_overflow.armed || level != LLL_INFO) return;
+    //  The first detach after the overflow is the failing connection's (lws detaches
+    //  before it services anything else); its shutdown line carries its socket.
+    uintptr_t wsi, fd;
+    const char *rest;
+    if (!s_overflow.wsi) {
+        if (s_log_number (line, "__lws_header_table_detach: wsi ", 16, &wsi, &rest) == 0 &&
+            strncmp (rest, ": ah ", 5) == 0)
+            s_overflow.wsi = wsi;
+    } else if (s_log_number (line, "__lws_close_free_wsi: shutdown conn: ", 16, &wsi, &rest) == 0 &&
+               wsi == s_overflow.wsi && s_log_number (rest, " (sk ", 10, &fd, &rest) == 0 &&
+               fd <= INT_MAX) {
+        s_answer_headers_too_large ((int)fd);
+        s_overflow_end ();
+    }
 }
 
 int

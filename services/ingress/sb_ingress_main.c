@@ -70,15 +70,22 @@ int
 main (int argc, char **argv)
 {
     sb_ingress_t *self = &sb_ingress;
-    unsigned long long port, max_body, max_buffer, max_inflight, ping_ms;
+    unsigned long long port, max_body, max_header, max_buffer, max_inflight, ping_ms;
     if (s_env_uint ("SB_HTTP_PORT", 8080, 65535, &port) ||
         s_env_uint ("SB_MAX_BODY_BYTES", 10u << 20, 1ull << 30, &max_body) ||
+        s_env_uint ("SB_MAX_HEADER_BYTES", 8192, 65535, &max_header) ||
         s_env_uint ("SB_MAX_CLIENT_BUFFER", 8u << 20, 1ull << 30, &max_buffer) ||
         s_env_uint ("SB_MAX_INFLIGHT", 16384, 1u << 20, &max_inflight) ||
         s_env_uint ("SB_SSE_PING_MS", 15000, 3600000, &ping_ms))
         return 1;
+    //  lws keeps the limit in an unsigned short; under 1 KiB ordinary requests fail.
+    if (max_header < 1024) {
+        fprintf (stderr, "ingress: SB_MAX_HEADER_BYTES=%llu is below 1024\n", max_header);
+        return 1;
+    }
     self->settings.http_port = (int)port;
     self->settings.max_body = max_body;
+    self->settings.max_header = (uint32_t)max_header;
     self->settings.max_client_buffer = max_buffer;
     self->settings.max_inflight = (uint32_t)max_inflight;
     self->settings.ping_ms = (uint32_t)ping_ms;
@@ -101,8 +108,9 @@ main (int argc, char **argv)
         self->free_list[i] = (uint32_t)(max_inflight - 1 - i);
     self->free_count = (uint32_t)max_inflight;
 
-    //  Debian's lws has debug logging compiled in; each filtered call still costs.
-    lws_set_log_level (LLL_ERR | LLL_WARN, NULL);
+    //  Debian's lws has debug logging compiled in; each filtered call still costs:
+    //  errors and warnings only (and the emitter answers 431, sb_ingress_http.c).
+    sb_ingress_http_log_start ();
     struct lws_protocols protocols[4];
     memcpy (protocols, s_protocols, sizeof protocols);
     protocols[0].per_session_data_size = sb_ingress_conn_size ();
@@ -118,7 +126,8 @@ main (int argc, char **argv)
     if (info.iface && strchr (info.iface, '.') && !strchr (info.iface, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "switchboard";
-    info.max_http_header_data = 8192;
+    //  A request whose line and headers overflow this gets 431 (sb_ingress_http.c).
+    info.max_http_header_data = (unsigned short)self->settings.max_header;
     info.max_http_header_pool = 1024;
     info.timeout_secs = 30;
     info.keepalive_timeout = 60;
@@ -150,6 +159,7 @@ main (int argc, char **argv)
 
     while (!s_interrupted) {
         if (lws_service (self->context, 0) < 0) break;
+        sb_ingress_http_round_done ();
         sb_ingress_link_drain ();
     }
     lws_sul_cancel (&s_tick_sul);
