@@ -3,6 +3,7 @@
 
 #include "sb_json_scan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -30,6 +31,19 @@ s_hex (char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+//  True when none of the 8 bytes in `v` needs a closer look inside a string: no
+//  quote, backslash, control character or non-ASCII byte (the classic
+//  "has a byte less than n" and "has a zero byte" word tricks).
+static inline int
+s_plain8 (uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+    uint64_t special = ((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) |
+                       ((backslash - ones) & ~backslash) | v;
+    return (special & highs) == 0;
+}
+
 //  Strings: escapes checked, control characters rejected, UTF-8 checked for shape
 //  (lead/continuation bytes, no overlongs of 2-byte form, no bytes F5..FF).
 static int
@@ -37,6 +51,16 @@ s_string (s_scan_t *s)
 {
     s->p++; // opening quote
     while (s->p < s->end) {
+        //  Runs of plain ASCII go 8 bytes at a time.
+        const char *p = s->p;
+        while (s->end - p >= 8) {
+            uint64_t v;
+            memcpy (&v, p, 8);
+            if (!s_plain8 (v)) break;
+            p += 8;
+        }
+        s->p = p;
+        if (p >= s->end) break;
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
             s->p++;

@@ -87,5 +87,53 @@ main (void)
     CHECK (sb_json_unescape (s, strlen (s), buf, sizeof buf) == 7);
     CHECK (memcmp (buf, "\xf0\x9f\x98\x80 x\n", 7) == 0);
     CHECK (sb_json_unescape ("\"abcdef\"", 8, buf, 4) == -1);
+    //  Strings are scanned 8 bytes at a time where plain: every special byte must be
+    //  seen at every offset and alignment, as the byte-by-byte rules say.
+    {
+        static const struct {
+            const char *bytes;
+            size_t len;
+            int ok;
+        } specials[] = {
+            {"\x01", 1, 0}, {"\x1f", 1, 0},    {"\x7f", 1, 1},     {"\\n", 2, 1},
+            {"\\q", 2, 0},  {"\\u00e9", 6, 1}, {"\xc3\xa9", 2, 1}, {"\xe2\x82\xac", 3, 1},
+            {"\xff", 1, 0}, {"\xc3", 1, 0},    {"\\\"", 2, 1},     {" ", 1, 1},
+        };
+        int wrong = 0;
+        for (size_t sp = 0; sp < sizeof specials / sizeof specials[0]; sp++)
+            for (size_t pad = 0; pad < 8; pad++)
+                for (size_t len = 0; len < 34; len++)
+                    for (size_t at = 0; at <= len; at++) {
+                        char doc[128];
+                        size_t dn = 0;
+                        memcpy (doc, "          ", pad);
+                        dn = pad;
+                        memcpy (doc + dn, "{\"k\":\"", 6);
+                        dn += 6;
+                        for (size_t i = 0; i < len; i++) {
+                            if (i == at) {
+                                memcpy (doc + dn, specials[sp].bytes, specials[sp].len);
+                                dn += specials[sp].len;
+                            }
+                            doc[dn++] = (char)('a' + i % 26);
+                        }
+                        if (at == len) {
+                            memcpy (doc + dn, specials[sp].bytes, specials[sp].len);
+                            dn += specials[sp].len;
+                        }
+                        memcpy (doc + dn, "\"}", 2);
+                        dn += 2;
+                        sb_json_member_t sm[2];
+                        size_t sc = 0;
+                        int rc = sb_json_scan_object (doc, dn, sm, 2, &sc, NULL, NULL);
+                        if ((rc == 0) != specials[sp].ok) wrong++;
+                    }
+        CHECK (wrong == 0);
+        //  A quote ends the string wherever it falls.
+        const char *early = "{\"k\":\"abcdefghijkl\"mnop\"}";
+        size_t sc = 0;
+        sb_json_member_t sm[2];
+        CHECK (sb_json_scan_object (early, strlen (early), sm, 2, &sc, NULL, NULL) != 0);
+    }
     return SB_TEST_DONE ();
 }
