@@ -512,13 +512,22 @@ s_duplicate_key (const sb_json_member_t *m, size_t count, char *out, size_t out_
 {
     char a[SB_MAX_NAME + 1], b[SB_MAX_NAME + 1];
     for (size_t i = 0; i < count; i++) {
-        //  Keys are compared with their quotes so sb_json_unescape can decode them.
-        int la = sb_json_unescape (m[i].key - 1, m[i].key_len + 2, a, sizeof a);
+        bool ia = memchr (m[i].key, '\\', m[i].key_len) != NULL;
+        int la = -1;
         for (size_t j = i + 1; j < count; j++) {
-            int lb = sb_json_unescape (m[j].key - 1, m[j].key_len + 2, b, sizeof b);
-            bool same = (la >= 0 && lb >= 0) ? (la == lb && memcmp (a, b, (size_t)la) == 0)
-                                             : (m[i].key_len == m[j].key_len &&
-                                                memcmp (m[i].key, m[j].key, m[i].key_len) == 0);
+            bool same;
+            if (!ia && !memchr (m[j].key, '\\', m[j].key_len))
+                //  The common case: no escapes, the raw names are the names.
+                same =
+                    m[i].key_len == m[j].key_len && memcmp (m[i].key, m[j].key, m[i].key_len) == 0;
+            else {
+                //  Compared with their quotes so sb_json_unescape can decode them.
+                if (la < 0) la = sb_json_unescape (m[i].key - 1, m[i].key_len + 2, a, sizeof a);
+                int lb = sb_json_unescape (m[j].key - 1, m[j].key_len + 2, b, sizeof b);
+                same = (la >= 0 && lb >= 0) ? (la == lb && memcmp (a, b, (size_t)la) == 0)
+                                            : (m[i].key_len == m[j].key_len &&
+                                               memcmp (m[i].key, m[j].key, m[i].key_len) == 0);
+            }
             if (same) {
                 snprintf (out, out_size, "%.*s", (int)m[i].key_len, m[i].key);
                 return true;

@@ -126,6 +126,14 @@ describe('client errors', () => {
     assert.equal((await mock.stats()).requests, before, 'nothing sent upstream');
   });
 
+  test('a duplicate spelled with an escape ("mod\\u0065l") is a duplicate too', async () => {
+    const before = (await mock.stats()).requests;
+    const res = await rawError('{"model":"mock-chat","messages":[],"mod\\u0065l":"some-other-model"}');
+    assert.equal(res.status, 400);
+    assert.match(res.json.error.message, /more than once/);
+    assert.equal((await mock.stats()).requests, before, 'nothing sent upstream');
+  });
+
   test('duplicate "stream" keys are refused (JSON vs SSE must agree)', async () => {
     const res = await rawError('{"model":"mock-chat","messages":[],"stream":false,"stream":true}');
     assert.equal(res.status, 400);
