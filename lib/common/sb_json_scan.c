@@ -3,6 +3,7 @@
 
 #include "sb_json_scan.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,53 +50,48 @@ s_plain8 (uint64_t v)
 static int
 s_string (s_scan_t *s)
 {
-    s->p++; // opening quote
-    while (s->p < s->end) {
-        //  Runs of plain ASCII go 8 bytes at a time.
-        const char *p = s->p;
-        while (s->end - p >= 8) {
+    const char *p = s->p + 1, *end = s->end; // past the opening quote
+    for (;;) {
+        //  Runs of plain ASCII go 8 bytes at a time, then byte by byte up to the
+        //  byte that needs a look (within the next 8).
+        while (end - p >= 8) {
             uint64_t v;
             memcpy (&v, p, 8);
             if (!s_plain8 (v)) break;
             p += 8;
         }
+        unsigned char c = 0;
+        while (p < end && (c = (unsigned char)*p) >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+            p++;
         s->p = p;
-        if (p >= s->end) break;
-        unsigned char c = (unsigned char)*s->p;
+        if (p >= end) return s_fail (s, "unterminated string");
         if (c == '"') {
-            s->p++;
+            s->p = p + 1;
             return 0;
         }
         if (c == '\\') {
-            if (s->p + 1 >= s->end) return s_fail (s, "unterminated string");
-            char e = s->p[1];
+            if (p + 1 >= end) return s_fail (s, "unterminated string");
+            char e = p[1];
             if (e == 'u') {
-                if (s->end - s->p < 6 || !s_hex (s->p[2]) || !s_hex (s->p[3]) || !s_hex (s->p[4]) ||
-                    !s_hex (s->p[5]))
+                if (end - p < 6 || !s_hex (p[2]) || !s_hex (p[3]) || !s_hex (p[4]) || !s_hex (p[5]))
                     return s_fail (s, "bad \\u escape");
-                s->p += 6;
-            } else if (strchr ("\"\\/bfnrt", e) && e) {
-                s->p += 2;
-            } else
+                p += 6;
+            } else if (e && strchr ("\"\\/bfnrt", e))
+                p += 2;
+            else
                 return s_fail (s, "bad escape in string");
             continue;
         }
         if (c < 0x20) return s_fail (s, "control character in string");
-        if (c < 0x80) {
-            s->p++;
-            continue;
-        }
         int extra = (c >= 0xc2 && c <= 0xdf)   ? 1
                     : (c >= 0xe0 && c <= 0xef) ? 2
                     : (c >= 0xf0 && c <= 0xf4) ? 3
                                                : -1;
-        if (extra < 0 || s->end - s->p <= extra) return s_fail (s, "invalid UTF-8 in string");
-        for (int i = 1; i <= extra; i++)
-            if (((unsigned char)s->p[i] & 0xc0) != 0x80)
-                return s_fail (s, "invalid UTF-8 in string");
-        s->p += extra + 1;
+        if (extra < 0 || end - p <= extra) return s_fail (s, "invalid UTF-8 in string");
+        for (int k = 1; k <= extra; k++)
+            if (((unsigned char)p[k] & 0xc0) != 0x80) return s_fail (s, "invalid UTF-8 in string");
+        p += extra + 1;
     }
-    return s_fail (s, "unterminated string");
 }
 
 static int
@@ -270,6 +266,100 @@ sb_json_validate (const char *text, size_t len, const char **why, size_t *where)
     if (why) *why = rc ? s.why : NULL;
     if (where) *where = (size_t)(s.p - text);
     return rc;
+}
+
+static const char *
+s_skip_ws (const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+//  p at an opening quote: just past the closing one, or NULL.
+static const char *
+s_skip_string (const char *p, const char *end)
+{
+    for (p++; p < end;) {
+        const char *q = memchr (p, '"', (size_t)(end - p));
+        if (!q) return NULL;
+        size_t bs = 0; // an odd run of backslashes escapes the quote
+        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0) return q + 1;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+//  p at a value: just past it, or NULL.
+static const char *
+s_skip_value (const char *p, const char *end)
+{
+    if (p >= end) return NULL;
+    if (*p == '"') return s_skip_string (p, end);
+    if (*p == '{' || *p == '[') {
+        size_t depth = 0;
+        while (p < end) {
+            char c = *p;
+            if (c == '"') {
+                p = s_skip_string (p, end);
+                if (!p) return NULL;
+                continue;
+            }
+            if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return NULL;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+           *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+int
+sb_json_lookup (const char *text, size_t len, const char *key, sb_json_member_t *out)
+{
+    const char *p = text, *end = text + len;
+    size_t key_len = strlen (key);
+    p = s_skip_ws (p, end);
+    if (p >= end || *p != '{') return -1;
+    for (p++;;) {
+        p = s_skip_ws (p, end);
+        if (p >= end || *p != '"') return -1;
+        const char *k = p + 1;
+        p = s_skip_string (p, end);
+        if (!p) return -1;
+        size_t kl = (size_t)(p - 1 - k);
+        p = s_skip_ws (p, end);
+        if (p >= end || *p != ':') return -1;
+        p = s_skip_ws (p + 1, end);
+        const char *v = p;
+        p = s_skip_value (p, end);
+        if (!p || p == v) return -1;
+        if (kl == key_len && memcmp (k, key, kl) == 0) {
+            char c = *v;
+            out->key = k;
+            out->key_len = kl;
+            out->value = v;
+            out->value_len = (size_t)(p - v);
+            out->type = c == '{'   ? SB_JSON_OBJECT
+                        : c == '[' ? SB_JSON_ARRAY
+                        : c == '"' ? SB_JSON_STRING
+                        : c == 't' ? SB_JSON_TRUE
+                        : c == 'f' ? SB_JSON_FALSE
+                        : c == 'n' ? SB_JSON_NULL
+                                   : SB_JSON_NUMBER;
+            return 0;
+        }
+        p = s_skip_ws (p, end);
+        if (p >= end || *p != ',') return -1;
+        p++;
+    }
 }
 
 const sb_json_member_t *

@@ -44,6 +44,13 @@ int sb_json_scan_object (const char *text, size_t len, sb_json_member_t *members
 //  Validates any JSON value (not only objects). Same return as above.
 int sb_json_validate (const char *text, size_t len, const char **why, size_t *where);
 
+//  Finds the top-level member `key` (raw comparison) of an object without
+//  validating anything: strings are skipped to their closing quote, containers by
+//  depth. For text whose validity decides nothing (the usage of a provider's
+//  answer, which goes out as it came): a malformed text finds nothing or a wrong
+//  span, never reads outside [text, text + len). 0 and *out, or -1.
+int sb_json_lookup (const char *text, size_t len, const char *key, sb_json_member_t *out);
+
 //  The first recorded member named `key` (raw comparison), or NULL.
 const sb_json_member_t *sb_json_find (const sb_json_member_t *members, size_t count,
                                       const char *key);

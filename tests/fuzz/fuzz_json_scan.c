@@ -26,6 +26,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (members[i].type == SB_JSON_STRING)
             sb_json_unescape (members[i].value, members[i].value_len, out, sizeof out);
     }
+    //  The non-validating lookup: any bytes, never a span outside the input; on a
+    //  valid object it finds the first member where the strict scan did.
+    sb_json_member_t found;
+    if (sb_json_lookup (text, size, "usage", &found) == 0 &&
+        (found.value < text || !found.value_len || found.value + found.value_len > text + size))
+        abort ();
+    if (rc == 0 && count && members[0].key_len < 64) {
+        char name[64]; // a valid key holds no NUL byte (control characters are refused)
+        memcpy (name, members[0].key, members[0].key_len);
+        name[members[0].key_len] = '\0';
+        if (sb_json_lookup (text, size, name, &found) != 0 || found.value != members[0].value ||
+            found.value_len != members[0].value_len || found.type != members[0].type)
+            abort ();
+    }
     //  Differential check with jansson on documents without NUL bytes (jansson
     //  rejects \u0000 by default, and accepts some things differently at depth).
     if (size < 4096 && !memchr (text, 0, size) && !memmem (text, size, "\\u0000", 6)) {

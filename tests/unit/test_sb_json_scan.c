@@ -3,6 +3,8 @@
 #include "sb_json_scan.h"
 #include "sb_test.h"
 
+#include <stdlib.h>
+
 static int
 s_valid (const char *text)
 {
@@ -134,6 +136,34 @@ main (void)
         size_t sc = 0;
         sb_json_member_t sm[2];
         CHECK (sb_json_scan_object (early, strlen (early), sm, 2, &sc, NULL, NULL) != 0);
+    }
+    //  sb_json_lookup: top-level members only, strings with escaped quotes skipped,
+    //  and any cut of a document is safe.
+    {
+        const char *doc = "{\"id\":\"x\\\"usage\\\":1\",\"choices\":[{\"usage\":{\"a\":1}},\"]}\"],"
+                          "\"n\":-1.5e3 , \"usage\" : {\"prompt_tokens\":3} ,\"z\":null}";
+        sb_json_member_t f;
+        CHECK (sb_json_lookup (doc, strlen (doc), "usage", &f) == 0);
+        CHECK (f.type == SB_JSON_OBJECT && f.value_len == 19 &&
+               memcmp (f.value, "{\"prompt_tokens\":3}", 19) == 0);
+        CHECK (sb_json_lookup (doc, strlen (doc), "n", &f) == 0);
+        CHECK (f.type == SB_JSON_NUMBER && f.value_len == 6);
+        CHECK (sb_json_lookup (doc, strlen (doc), "z", &f) == 0 && f.type == SB_JSON_NULL);
+        CHECK (sb_json_lookup (doc, strlen (doc), "choices", &f) == 0 && f.type == SB_JSON_ARRAY);
+        CHECK (sb_json_lookup (doc, strlen (doc), "a", &f) == -1); // nested, not top level
+        CHECK (sb_json_lookup ("[1]", 3, "a", &f) == -1);
+        CHECK (sb_json_lookup ("{}", 2, "a", &f) == -1);
+        //  Every prefix: found whole or not at all.
+        int bad = 0;
+        for (size_t cut = 0; cut <= strlen (doc); cut++) {
+            char *copy = malloc (cut ? cut : 1);
+            memcpy (copy, doc, cut);
+            if (sb_json_lookup (copy, cut, "usage", &f) == 0 &&
+                (f.value < copy || f.value + f.value_len > copy + cut))
+                bad++;
+            free (copy);
+        }
+        CHECK (bad == 0);
     }
     return SB_TEST_DONE ();
 }
