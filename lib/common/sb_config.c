@@ -5,7 +5,9 @@
 #include "sb_config.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,10 +323,25 @@ s_group_index (const sb_config_t *self, const char *name)
     return -1;
 }
 
+//  SHA-256 of a key. OpenSSL 3's one-shot SHA256() looks the algorithm up on every
+//  call (most of its cost for a short key, and this runs for every request): it is
+//  fetched once here.
+static EVP_MD *s_sha256;
+static pthread_once_t s_sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+s_sha256_fetch (void)
+{
+    s_sha256 = EVP_MD_fetch (NULL, "SHA256", NULL);
+}
+
 static void
 s_hash_secret (const char *secret, size_t len, unsigned char out[32])
 {
-    SHA256 ((const unsigned char *)secret, len, out);
+    pthread_once (&s_sha256_once, s_sha256_fetch);
+    unsigned int n = 0;
+    if (!s_sha256 || !EVP_Digest (secret, len, out, &n, s_sha256, NULL) || n != 32)
+        SHA256 ((const unsigned char *)secret, len, out);
 }
 
 static int
