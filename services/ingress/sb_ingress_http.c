@@ -9,6 +9,7 @@
 #include "sb_json_scan.h"
 #include "sb_metrics.h"
 #include "sb_oai_error.h"
+#include "sb_out.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -372,15 +373,18 @@ sb_ingress_on_end (sb_conn_t *conn, const sb_end_t *end)
     if (conn->state == S_ROUTED) {
         //  Which channel answered, after how many attempts: for clients and tests.
         char extra[SB_MAX_TEXT + SB_MAX_NAME + 96];
-        int n = snprintf (extra, sizeof extra, "%.*sx-switchboard-attempts: %llu\r\n",
-                          (int)end->headers.size, end->headers.data ? end->headers.data : "",
-                          (unsigned long long)end->attempts);
-        if (end->channel.size && n > 0 && (size_t)n < sizeof extra)
-            n += snprintf (extra + n, sizeof extra - (size_t)n, "x-switchboard-channel: %.*s\r\n",
-                           (int)end->channel.size, end->channel.data);
-        if (n < 0 || (size_t)n >= sizeof extra) n = 0;
+        sb_out_t o = sb_out (extra, sizeof extra);
+        if (end->headers.size) sb_out_mem (&o, end->headers.data, end->headers.size);
+        sb_out_lit (&o, "x-switchboard-attempts: ");
+        sb_out_u64 (&o, end->attempts);
+        sb_out_lit (&o, "\r\n");
+        if (end->channel.size) {
+            sb_out_lit (&o, "x-switchboard-channel: ");
+            sb_out_mem (&o, end->channel.data, end->channel.size);
+            sb_out_lit (&o, "\r\n");
+        }
         s_respond (conn, (int)end->status, "application/json", end->body.data, end->body.size,
-                   extra, (size_t)n);
+                   extra, o.len);
         return;
     }
     if (conn->state != S_STREAMING) return;
@@ -430,8 +434,16 @@ s_new_trace_id (char *out, size_t size)
     x ^= x >> 31;
     x *= 0xbf58476d1ce4e5b9ULL;
     x ^= x >> 29;
-    snprintf (out, size, "req_%016llx%08llx", (unsigned long long)x,
-              (unsigned long long)(counter & 0xffffffffu));
+    //  "req_" + 16 + 8 hex digits, written by hand (this runs for every request).
+    static const char hex[] = "0123456789abcdef";
+    char id[29] = "req_";
+    for (int i = 0; i < 16; i++)
+        id[4 + i] = hex[(x >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 8; i++)
+        id[20 + i] = hex[(counter >> (28 - 4 * i)) & 15];
+    id[28] = '\0';
+    sb_out_t o = sb_out (out, size);
+    sb_out_mem (&o, id, 28);
 }
 
 static void
