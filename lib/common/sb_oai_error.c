@@ -42,6 +42,23 @@ sb_json_escape_append (char *buf, size_t size, size_t *len, const char *text, si
     static const char hex[] = "0123456789abcdef";
     size_t n = *len;
     for (size_t i = 0; i < text_len; i++) {
+        //  A run that needs no escaping is copied whole.
+        size_t run = i;
+        while (run < text_len && (unsigned char)text[run] >= 0x20 && text[run] != '"' &&
+               text[run] != '\\')
+            run++;
+        if (run > i) {
+            size_t k = run - i;
+            if (n + k >= size) k = size > n + 1 ? size - n - 1 : 0;
+            memcpy (buf + n, text + i, k);
+            n += k;
+            if (i + k < run) {
+                *len = n;
+                return -1;
+            }
+            i = run;
+            if (i == text_len) break;
+        }
         unsigned char c = (unsigned char)text[i];
         char esc[7];
         size_t k = 0;

@@ -53,5 +53,41 @@ main (void)
     o = sb_out (small, 1);
     sb_out_jstr (&o, "abc", 3);
     CHECK (o.len == 0 && small[0] == '\0');
+    //  sb_json_escape_append agrees with a plain per-byte escaper at every buffer
+    //  size: same text, same cut, same result.
+    {
+        const char text[] = "plain \"quoted\" back\\slash\n\ttab\x01\x1f end";
+        size_t tlen = sizeof text - 1;
+        int wrong = 0;
+        for (size_t size = 1; size < 80; size++) {
+            char want[96], got[96];
+            size_t wn = 0, gn = 0;
+            int wrc = 0;
+            for (size_t i = 0; i < tlen && !wrc; i++) {
+                unsigned char c = (unsigned char)text[i];
+                char esc[8];
+                size_t k;
+                if (c == '"' || c == '\\')
+                    esc[0] = '\\', esc[1] = (char)c, k = 2;
+                else if (c == '\n')
+                    esc[0] = '\\', esc[1] = 'n', k = 2;
+                else if (c == '\t')
+                    esc[0] = '\\', esc[1] = 't', k = 2;
+                else if (c < 0x20)
+                    k = (size_t)snprintf (esc, sizeof esc, "\\u%04x", c);
+                else
+                    esc[0] = (char)c, k = 1;
+                if (wn + k >= size)
+                    wrc = -1;
+                else {
+                    memcpy (want + wn, esc, k);
+                    wn += k;
+                }
+            }
+            int grc = sb_json_escape_append (got, size, &gn, text, tlen);
+            if (grc != wrc || gn != wn || memcmp (got, want, wn) != 0) wrong++;
+        }
+        CHECK (wrong == 0);
+    }
     return SB_TEST_DONE ();
 }
