@@ -778,17 +778,16 @@ s_splice (sb_rreq_t *req, const sb_channel_t *ch)
 static void
 s_read_usage (sb_rreq_t *req, const char *json, size_t len)
 {
-    //  The answer goes to the client as it came: finding `usage` needs no strict
-    //  pass over all of it, only the usage object itself is checked.
-    sb_json_member_t usage;
+    //  The answer goes to the client as it came: reading its usage needs no strict
+    //  pass over it (the token counts themselves are parsed strictly).
+    sb_json_member_t usage, tokens;
     if (sb_json_lookup (json, len, "usage", &usage) != 0 || usage.type != SB_JSON_OBJECT) return;
-    sb_json_member_t u[16];
-    size_t un = 0;
-    if (sb_json_scan_object (usage.value, usage.value_len, u, 16, &un, NULL, NULL) != 0) return;
-    un = un < 16 ? un : 16;
     uint64_t v;
-    if (sb_json_uint (sb_json_find (u, un, "prompt_tokens"), &v) == 0) req->prompt_tokens = v;
-    if (sb_json_uint (sb_json_find (u, un, "completion_tokens"), &v) == 0)
+    if (sb_json_lookup (usage.value, usage.value_len, "prompt_tokens", &tokens) == 0 &&
+        sb_json_uint (&tokens, &v) == 0)
+        req->prompt_tokens = v;
+    if (sb_json_lookup (usage.value, usage.value_len, "completion_tokens", &tokens) == 0 &&
+        sb_json_uint (&tokens, &v) == 0)
         req->completion_tokens = v;
 }
 
