@@ -32,6 +32,7 @@ typedef struct {
     struct lws_context *context;
     struct lws_vhost *vhost;
     sb_config_t *config; // current snapshot; replaced whole
+    uint64_t config_gen; // counts replacements (caches keyed on the snapshot check it)
     void *zmq_ctx;
     void *router; // DEALER
     void *logger; // PUSH (records of requests refused here)

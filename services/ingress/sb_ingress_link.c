@@ -35,6 +35,7 @@ s_config_poll (void)
     if (!fresh) return;
     sb_config_destroy (&sb_ingress.config);
     sb_ingress.config = fresh;
+    sb_ingress.config_gen++;
     printf ("ingress: config %llu from admin\n", (unsigned long long)sb_clone_seq (s_clone));
     fflush (stdout);
 }
@@ -87,6 +88,7 @@ sb_ingress_link_start (void)
         if (cached) {
             sb_config_destroy (&self->config);
             self->config = cached;
+            self->config_gen++;
         }
         if (s_clone) {
             lws_sock_file_fd_type cdesc;

@@ -88,3 +88,23 @@ test('admin down: requests are still served, and a service restarted meanwhile s
     assert.equal(r.status, 200, 'restarted while admin is down: the cached snapshot serves');
   } finally { await gw.close(); await stop(admin.child); }
 });
+
+test('a key deleted through the API is refused within a second, though it was just used (no cache outlives the config)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-config-'));
+  const s = seed();
+  s.api_keys.push({ name: 'other', key: 'sb-config-other-key', model_groups: ['g'] });
+  const admin = await startAdmin(dir, s);
+  const gw = await startGateway(s, { dir, extraEnv: admin.clientEnv });
+  const ask = async (key) => (await chat(gw.base, key, { model: 'm', messages: [{ role: 'user', content: 'x' }] })).status;
+  try {
+    for (let i = 0; i < 5; i++) assert.equal(await ask(KEY), 200);
+    const res = await fetch(`${admin.url}/api/api_keys/k`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.ok(res.status === 200 || res.status === 204, `delete: ${res.status}`);
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1500 && (await ask(KEY)) === 200) await sleep(10);
+    const refusedAfter = Date.now() - t0;
+    assert.ok(refusedAfter < 1000, `the deleted key was still served ${refusedAfter} ms after the change`);
+    for (let i = 0; i < 5; i++) assert.equal(await ask(KEY), 401);
+    assert.equal(await ask('sb-config-other-key'), 200, 'the other key still works');
+  } finally { await gw.close(); await stop(admin.child); }
+});
