@@ -7,14 +7,16 @@
 # at c=1, 32 and 128, with the ~1 KB chat request of ../shared/peers/chat_request.lua;
 # then time to first streamed byte, sb-mock direct vs through Switchboard.
 # Prints a table and the ratios the issue sets targets for.
-# Env: DURATION (s, default 10), WARMUP (s, 2), CONNS ("1 32 128"), LOGGER=1 to run the
+# Env: DURATION (s per run, default 5), ROUNDS (runs per point, 3; the median is
+#      reported), WARMUP (s, 2), CONNS ("1 32 128"), LOGGER=1 to run the
 #      logger + Redis during the run (the production shape), TTFB_N (samples, 200).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
 BIN=${SB_BIN_DIR:-$ROOT/build/bin}
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-"1 32 128"}
 TTFB_N=${TTFB_N:-200}
@@ -83,21 +85,37 @@ declare -A URL=(
 )
 for t in a-direct b-nginx c-switchboard d-switchboard-4ch; do wait_ok "${URL[$t]}"; done
 
+# Each point is measured ROUNDS times, the targets taking turns (a b c d, a b c d, ...),
+# and the median is reported: this machine's speed drifts over tens of seconds, and
+# turns put every target through the same drift.
 declare -A RPS P50 P99 ERR
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
 for c in $CONNS; do
     threads=$((c < 2 ? 1 : 2))
+    declare -A R5 L5 L9
     for t in a-direct b-nginx c-switchboard d-switchboard-4ch; do
         wrk -t$threads -c$c -d${WARMUP}s -s "$LUA" "${URL[$t]}" >/dev/null 2>&1
-        out=$(wrk -t$threads -c$c -d${DURATION}s --latency -s "$LUA" "${URL[$t]}" 2>&1 | grep '^RESULT')
-        RPS[$t,$c]=$(echo "$out" | sed -E 's/.* rps=([0-9.]+).*/\1/')
-        P50[$t,$c]=$(echo "$out" | sed -E 's/.* p50_ms=([0-9.]+).*/\1/')
-        P99[$t,$c]=$(echo "$out" | sed -E 's/.* p99_ms=([0-9.]+).*/\1/')
-        ERR[$t,$c]=$(echo "$out" | awk '{e=0; for(i=1;i<=NF;i++) if ($i ~ /^err_/) {split($i,a,"="); e+=a[2]} print e}')
+        R5[$t]=""; L5[$t]=""; L9[$t]=""; ERR[$t,$c]=0
+    done
+    for r in $(seq "$ROUNDS"); do
+        for t in a-direct b-nginx c-switchboard d-switchboard-4ch; do
+            out=$(wrk -t$threads -c$c -d${DURATION}s --latency -s "$LUA" "${URL[$t]}" 2>&1 | grep '^RESULT')
+            R5[$t]+=" $(echo "$out" | sed -E 's/.* rps=([0-9.]+).*/\1/')"
+            L5[$t]+=" $(echo "$out" | sed -E 's/.* p50_ms=([0-9.]+).*/\1/')"
+            L9[$t]+=" $(echo "$out" | sed -E 's/.* p99_ms=([0-9.]+).*/\1/')"
+            e=$(echo "$out" | awk '{e=0; for(i=1;i<=NF;i++) if ($i ~ /^err_/) {split($i,a,"="); e+=a[2]} print e}')
+            ERR[$t,$c]=$((ERR[$t,$c] + ${e:-1}))
+        done
+    done
+    for t in a-direct b-nginx c-switchboard d-switchboard-4ch; do
+        RPS[$t,$c]=$(echo "${R5[$t]}" | median)
+        P50[$t,$c]=$(echo "${L5[$t]}" | median)
+        P99[$t,$c]=$(echo "${L9[$t]}" | median)
     done
 done
 
 echo
-echo "## Request path, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), duration ${DURATION}s per point"
+echo "## Request path, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m): median of $ROUNDS runs of ${DURATION}s per point (errors: sum)"
 echo
 printf "| target | c | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n"
 for c in $CONNS; do
