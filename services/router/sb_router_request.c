@@ -475,7 +475,7 @@ s_stop_transfer (sb_rreq_t *req)
 //  Finished requests are kept for reuse with their response buffer (when small):
 //  a JSON answer then costs no allocation of its own.
 #define S_POOL_MAX      256
-#define S_POOL_RESP_MAX (64u << 10)
+#define S_POOL_RESP_MAX (16u << 10) // at most 256 x 16 KiB kept
 static sb_rreq_t *s_pool[S_POOL_MAX];
 static size_t s_pool_count;
 
