@@ -261,6 +261,15 @@ sb_breaker_available (const sb_breaker_t *self, uint64_t now_ms)
     return false;
 }
 
+uint64_t
+sb_breaker_wait_ms (const sb_breaker_t *self, uint64_t now_ms)
+{
+    assert (self);
+    if (sb_breaker_available (self, now_ms)) return 0;
+    if (self->state == SB_BREAKER_OPEN) return self->open_until_ms - now_ms;
+    return 1000;
+}
+
 int
 sb_breaker_dispatch (sb_breaker_t *self, uint64_t now_ms)
 {

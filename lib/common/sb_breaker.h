@@ -52,6 +52,10 @@ void sb_breaker_destroy (sb_breaker_t **self_p);
 //  probe timed out). Does not change state.
 bool sb_breaker_available (const sb_breaker_t *self, uint64_t now_ms);
 
+//  Milliseconds until the breaker lets a request through: 0 now; the rest of the
+//  open period; while a half-open probe is out (its outcome decides), 1000.
+uint64_t sb_breaker_wait_ms (const sb_breaker_t *self, uint64_t now_ms);
+
 //  Records that a request is sent now. Open with the cooldown over moves to half-open
 //  and the request becomes the probe; while it is in flight, sb_breaker_available is
 //  false. Returns 0, or -1 (nothing recorded) when sb_breaker_available is false.

@@ -12,6 +12,7 @@
 #include "sb_router.h"
 #include "sb_anthropic.h"
 #include "sb_anthropic_stream.h"
+#include "sb_breaker.h"
 #include "sb_channel_picker.h"
 #include "sb_clock.h"
 #include "sb_json_scan.h"
@@ -1536,6 +1537,22 @@ s_start_attempt (sb_rreq_t *req)
     }
     if (pick < 0) {
         if (req->attempts == 0) {
+            //  Every channel is resting (breaker open, or a Retry-After of its own):
+            //  tell the client when the first one may take a request again.
+            uint64_t wait_ms = UINT64_MAX;
+            for (size_t i = 0; picker && i < req->group->channel_count && i < 64; i++) {
+                if ((excluded >> i) & 1) continue;
+                const sb_breaker_t *b = sb_picker_breaker (picker, (int)i);
+                uint64_t w = b ? sb_breaker_wait_ms (b, now / 1000) : 0;
+                uint64_t until = req->gen->channels[req->group->channels[i]].unavailable_until_us;
+                if (until > now && (until - now + 999) / 1000 > w) w = (until - now + 999) / 1000;
+                if (w < wait_ms) wait_ms = w;
+            }
+            if (wait_ms != UINT64_MAX) {
+                uint64_t s = (wait_ms + 999) / 1000;
+                snprintf (req->retry_after, sizeof req->retry_after, "%llu",
+                          (unsigned long long)(s ? s : 1));
+            }
             s_log_request (req, 503, "no channel available");
             s_fail (req, 503, "No channel of this model group is available right now.",
                     "no_channel_available");

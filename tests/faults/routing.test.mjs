@@ -108,6 +108,30 @@ test('a failing channel opens its breaker, is skipped, and recovers through the 
   } finally { await gw.close(); if (primary) await stop(primary.child); }
 });
 
+test('every channel of a group resting behind its breaker: 503 no_channel_available with a Retry-After for when one may serve again', async () => {
+  const { freePort } = await import('./stack.mjs');
+  const port = await freePort(); // nothing listens: connection refused
+  const config = {
+    channels: [{ name: 'down', base_url: `http://127.0.0.1:${port}/v1`, models: ['m'] }],
+    model_groups: [{ name: 'g', channels: ['down'], models: ['m'], max_attempts: 1,
+                     circuit_breaker: { failure_threshold: 2, cooldown_ms: 2500 } }],
+    api_keys: [{ name: 'k', key: KEY, model_groups: ['g'] }],
+  };
+  const gw = await startGateway(config);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }] });
+      assert.equal(r.status, 502, 'tried and failed');
+      assert.equal(r.headers.get('retry-after'), null);
+    }
+    const r = await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(r.status, 503);
+    assert.equal(JSON.parse(r.text).error.code, 'no_channel_available');
+    const after = Number(r.headers.get('retry-after'));
+    assert.ok(after >= 1 && after <= 3, `Retry-After ${r.headers.get('retry-after')} (the breaker rests 2.5 s)`);
+  } finally { await gw.close(); }
+});
+
 test('Retry-After on a 429 is honoured: the channel waits, the client gets 429 with Retry-After when nothing else serves', async () => {
   const config = {
     channels: [{ name: 'limited', base_url: `${mock.url}/x/status=429,retry_after=1/v1`, models: ['m'] },

@@ -113,6 +113,10 @@ test_consecutive_trip (void)
            (unsigned long long)sb_breaker_open_until_ms (b));
     CHECK (sb_breaker_open_count (b) == 1, "open_count = 1");
     CHECK (!sb_breaker_available (b, trip_at + 9999), "unavailable 1 ms before the cooldown ends");
+    CHECK (sb_breaker_wait_ms (b, trip_at + 2500) == 7500 &&
+               sb_breaker_wait_ms (b, trip_at + 9999) == 1 &&
+               sb_breaker_wait_ms (b, trip_at + 10000) == 0,
+           "wait: the rest of the open period, then 0");
     CHECK (sb_breaker_dispatch (b, trip_at + 9999) == -1, "dispatch refused while open");
     CHECK (sb_breaker_state (b) == SB_BREAKER_OPEN, "a refused dispatch changes nothing");
     sb_breaker_destroy (&b);
@@ -136,6 +140,7 @@ test_half_open_probe (void)
         extra += sb_breaker_dispatch (b, u) == 0;
     CHECK (extra == 0 && !sb_breaker_available (b, t + 1),
            "while the probe is out, 50 more dispatches are refused (%d let through)", extra);
+    CHECK (sb_breaker_wait_ms (b, t + 1) == 1000, "wait while the probe is out: 1000 ms");
 
     //  Probe fails: reopen, cooldown doubles, and keeps doubling up to the cap.
     uint64_t expect[] = {20000, 40000, 60000, 60000};
