@@ -261,6 +261,21 @@ sb_breaker_available (const sb_breaker_t *self, uint64_t now_ms)
     return false;
 }
 
+void
+sb_breaker_inherit (sb_breaker_t *self, const sb_breaker_t *old)
+{
+    assert (self && old);
+    sb_breaker_config_t config = self->config;
+    *self = *old;
+    self->config = config;
+    if (self->cooldown_ms < config.cooldown_ms) self->cooldown_ms = config.cooldown_ms;
+    if (self->cooldown_ms > config.cooldown_max_ms) self->cooldown_ms = config.cooldown_max_ms;
+    if (old->config.window_size != config.window_size) {
+        self->window_bits = 0;
+        self->window_count = self->window_pos = self->window_failures = 0;
+    }
+}
+
 uint64_t
 sb_breaker_wait_ms (const sb_breaker_t *self, uint64_t now_ms)
 {

@@ -52,6 +52,11 @@ void sb_breaker_destroy (sb_breaker_t **self_p);
 //  probe timed out). Does not change state.
 bool sb_breaker_available (const sb_breaker_t *self, uint64_t now_ms);
 
+//  Takes over what `old` has learnt (state, open period, failure counts, latency) when
+//  a new config replaces the breaker of the same channel. The new config's window and
+//  cooldown bounds apply: a window of another size starts empty.
+void sb_breaker_inherit (sb_breaker_t *self, const sb_breaker_t *old);
+
 //  Milliseconds until the breaker lets a request through: 0 now; the rest of the
 //  open period; while a half-open probe is out (its outcome decides), 1000.
 uint64_t sb_breaker_wait_ms (const sb_breaker_t *self, uint64_t now_ms);

@@ -500,6 +500,26 @@ sb_picker_priority (const sb_picker_t *self, int idx)
     return self->channels[idx].priority;
 }
 
+void
+sb_picker_inherit (sb_picker_t *self, const sb_picker_t *old,
+                   bool (*same) (const char *name, void *arg), void *arg)
+{
+    assert (self && old);
+    for (int i = 0; i < self->size; i++) {
+        s_channel_t *c = &self->channels[i];
+        for (int j = 0; j < old->size; j++) {
+            const s_channel_t *o = &old->channels[j];
+            if (strcmp (c->name, o->name) != 0) continue;
+            if (same && !same (c->name, arg)) break;
+            sb_breaker_inherit (c->breaker, o->breaker);
+            c->lat_est = o->lat_est;
+            c->lat_known = o->lat_known;
+            c->lat_at_ms = o->lat_at_ms;
+            break;
+        }
+    }
+}
+
 const sb_breaker_t *
 sb_picker_breaker (const sb_picker_t *self, int idx)
 {

@@ -109,6 +109,11 @@ const char *sb_picker_name (const sb_picker_t *self, int idx);
 int sb_picker_weight (const sb_picker_t *self, int idx);
 int sb_picker_priority (const sb_picker_t *self, int idx);
 const sb_breaker_t *sb_picker_breaker (const sb_picker_t *self, int idx);
+//  A new config's picker takes over what the old one learnt about the channels it
+//  keeps (matched by name; `same` may say a namesake is really another endpoint):
+//  breakers and latency estimates. Weights, tiers and strategy are the new config's.
+void sb_picker_inherit (sb_picker_t *self, const sb_picker_t *old,
+                        bool (*same) (const char *name, void *arg), void *arg);
 //  The least_latency estimate in ms (kept under every strategy), or -1 when unknown.
 double sb_picker_latency_ms (const sb_picker_t *self, int idx);
 sb_lb_strategy_t sb_picker_strategy (const sb_picker_t *self);

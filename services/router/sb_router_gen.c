@@ -132,12 +132,66 @@ sb_rgen_release (sb_rgen_t *gen)
     if (gen->refs == 0 && gen->retired) s_destroy (gen);
 }
 
+static const sb_channel_t *
+s_channel_named (const sb_config_t *config, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < sb_config_channel_count (config); i++) {
+        const sb_channel_t *ch = sb_config_channel (config, i);
+        if (strcmp (ch->name, name) == 0) {
+            if (index) *index = i;
+            return ch;
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    const sb_config_t *old, *fresh;
+} s_pair_t;
+
+//  A namesake in both configs is the same endpoint when its type and URL are.
+static bool
+s_same_endpoint (const char *name, void *arg)
+{
+    const s_pair_t *pair = arg;
+    const sb_channel_t *a = s_channel_named (pair->old, name, NULL);
+    const sb_channel_t *b = s_channel_named (pair->fresh, name, NULL);
+    return a && b && a->type == b->type && strcmp (a->base_url, b->base_url) == 0;
+}
+
+//  What the old generation learnt about channels the new one keeps (breakers,
+//  latency, a provider's Retry-After) carries over: a config change elsewhere must
+//  not send traffic back to a channel that is failing.
+static void
+s_inherit (sb_rgen_t *gen, const sb_rgen_t *old)
+{
+    s_pair_t pair = {old->config, gen->config};
+    for (size_t i = 0; i < gen->channel_count; i++) {
+        const sb_channel_t *ch = sb_config_channel (gen->config, i);
+        size_t j;
+        if (s_channel_named (old->config, ch->name, &j) && s_same_endpoint (ch->name, &pair)) {
+            gen->channels[i].unavailable_until_us = old->channels[j].unavailable_until_us;
+            gen->channels[i].ewma_ms = old->channels[j].ewma_ms;
+        }
+    }
+    for (size_t g = 0; g < gen->group_count; g++) {
+        const sb_group_t *group = sb_config_group (gen->config, g);
+        const sb_group_t *was =
+            sb_config_group_by_name (old->config, group->name, strlen (group->name));
+        if (!was || !gen->pickers[g]) continue;
+        size_t og = (size_t)(was - sb_config_group (old->config, 0));
+        if (og < old->group_count && old->pickers[og])
+            sb_picker_inherit (gen->pickers[g], old->pickers[og], s_same_endpoint, &pair);
+    }
+}
+
 int
 sb_router_install_config (sb_config_t **config_p)
 {
     sb_rgen_t *gen = sb_rgen_new (config_p);
     if (!gen) return -1;
     sb_rgen_t *old = sb_router.gen;
+    if (old) s_inherit (gen, old);
     sb_router.gen = gen;
     if (old) {
         old->retired = true;

@@ -108,3 +108,36 @@ test('a key deleted through the API is refused within a second, though it was ju
     assert.equal(await ask('sb-config-other-key'), 200, 'the other key still works');
   } finally { await gw.close(); await stop(admin.child); }
 });
+
+test('a config change elsewhere keeps what the router learnt: a channel behind an open breaker is not tried again', async () => {
+  const { freePort: fp } = await import('./stack.mjs');
+  const down = await fp(); // nothing listens: connection refused
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-config-'));
+  const s = {
+    channels: [{ name: 'primary', base_url: `http://127.0.0.1:${down}/v1`, models: ['m'], priority: 1 },
+               { name: 'backup', base_url: `${a.url}/v1`, models: ['m'], priority: 2 }],
+    model_groups: [{ name: 'g', channels: ['primary', 'backup'], models: ['m'], max_attempts: 3,
+                     circuit_breaker: { failure_threshold: 3, cooldown_ms: 30000 } }],
+    api_keys: [{ name: 'k', key: KEY, model_groups: ['g'] }],
+  };
+  const admin = await startAdmin(dir, s);
+  const gw = await startGateway(s, { dir, extraEnv: admin.clientEnv });
+  const ask = async () => {
+    const r = await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(r.status, 200);
+    return `${r.headers.get('x-switchboard-channel')}/${r.headers.get('x-switchboard-attempts')}`;
+  };
+  try {
+    const first = [];
+    for (let i = 0; i < 4; i++) first.push(await ask());
+    assert.deepEqual(first, ['backup/2', 'backup/2', 'backup/2', 'backup/1'], 'three failures open the breaker');
+    // Another channel's weight changes: a new config generation in the router.
+    const res = await fetch(`${admin.url}/api/channels/backup`, { method: 'PATCH', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+                                                                  body: JSON.stringify({ weight: 3 }) });
+    assert.equal(res.status, 200);
+    await sleep(1500);
+    const after = [];
+    for (let i = 0; i < 5; i++) after.push(await ask());
+    assert.deepEqual(after, Array(5).fill('backup/1'), 'the failing primary stays skipped');
+  } finally { await gw.close(); await stop(admin.child); }
+});

@@ -3,6 +3,7 @@
     and recovery in a simulated event loop with requests in flight, priority tiers,
     exclusion masks, breaker integration, and no allocation in pick/report.  */
 
+#include "sb_breaker.h"
 #include "sb_channel_picker.h"
 
 #include <math.h>
@@ -395,6 +396,43 @@ test_half_open_single_probe (void)
     sb_picker_destroy (&p);
 }
 
+static bool
+s_not_b (const char *name, void *arg)
+{
+    (void)arg;
+    return strcmp (name, "b") != 0;
+}
+
+static void
+test_inherit (void)
+{
+    printf ("-- a new config's picker keeps what the old one learnt, by channel name\n");
+    sb_picker_t *old = s_picker (SB_LB_ROUND_ROBIN, 1, 3, NULL, NULL); // a b c
+    s_trip (old, 0, 100);                                              // a open
+    s_trip (old, 1, 100);                                              // b open
+    //  The new config: c first, a new channel d, a and b kept; b is another endpoint.
+    sb_picker_t *p = sb_picker_new (SB_LB_ROUND_ROBIN, 2, NULL);
+    sb_picker_add_channel (p, "c", 1, 0);
+    sb_picker_add_channel (p, "d", 1, 0);
+    sb_picker_add_channel (p, "a", 1, 0);
+    sb_picker_add_channel (p, "b", 1, 0);
+    sb_picker_inherit (p, old, s_not_b, NULL);
+    CHECK (sb_breaker_state (sb_picker_breaker (p, 2)) == SB_BREAKER_OPEN &&
+               sb_breaker_wait_ms (sb_picker_breaker (p, 2), 200) == 9900,
+           "a keeps its open breaker and the rest of its open period");
+    CHECK (sb_breaker_state (sb_picker_breaker (p, 3)) == SB_BREAKER_CLOSED,
+           "b (another endpoint under the same name) starts fresh");
+    CHECK (sb_breaker_state (sb_picker_breaker (p, 0)) == SB_BREAKER_CLOSED &&
+               sb_breaker_state (sb_picker_breaker (p, 1)) == SB_BREAKER_CLOSED,
+           "c and the new d are closed");
+    int to_a = 0;
+    for (uint64_t t = 200; t < 5000; t += 10)
+        to_a += sb_picker_pick (p, t, 0) == 2;
+    CHECK (to_a == 0, "a gets no picks during its open period (%d)", to_a);
+    sb_picker_destroy (&p);
+    sb_picker_destroy (&old);
+}
+
 //  A small event loop: a request arrives every gap_ms, is picked, and completes
 //  latency later (base ± 20% noise, or a fast failure when the channel is down).
 //  Completions are delivered in time order before each pick, as the router's loop would.
@@ -656,6 +694,7 @@ main (void)
     test_exclusion ();
     test_tiers ();
     test_half_open_single_probe ();
+    test_inherit ();
     test_least_latency ();
     test_least_latency_outage ();
     test_least_latency_no_epsilon ();
