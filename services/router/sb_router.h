@@ -117,5 +117,8 @@ uint64_t sb_broker_submit_toon (sb_rreq_t *req, uint64_t deadline_us, int mode, 
                                 size_t body_len);
 void sb_broker_cancel (uint64_t job_id);
 size_t sb_broker_workers (void);
+//  No worker live for a few seconds (past the router's start): jobs are not taken
+//  (submit returns 0) and requests skip the pool at once.
+bool sb_broker_down (void);
 
 #endif

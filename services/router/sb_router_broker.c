@@ -46,6 +46,19 @@ static uint64_t s_dispatches;
 static uint64_t s_last_heartbeat_us;
 static uint64_t s_retried, s_expired, s_workers_lost;
 
+//  With no live worker for this long (and the router past its own start), a job
+//  would only wait out its budget: requests skip the pool at once instead.
+#define S_POOL_GRACE_US (3 * 1000000u)
+static uint64_t s_started_us, s_last_live_us;
+
+bool
+sb_broker_down (void)
+{
+    if (sb_broker_workers ()) return false;
+    uint64_t since = s_last_live_us > s_started_us ? s_last_live_us : s_started_us;
+    return sb_mono_us () - since >= S_POOL_GRACE_US;
+}
+
 size_t
 sb_broker_workers (void)
 {
@@ -59,6 +72,7 @@ int
 sb_broker_start (void)
 {
     sb_router_t *r = &sb_router;
+    s_started_us = sb_mono_us ();
     r->backend = zmq_socket (r->zmq_ctx, ZMQ_ROUTER);
     int one = 1, zero = 0, hwm = 10000;
     zmq_setsockopt (r->backend, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
@@ -94,6 +108,7 @@ s_worker_lost (int i)
     if (!w->live) return;
     w->live = false;
     s_workers_lost++;
+    s_last_live_us = sb_mono_us (); // live until now
     for (int j = 0; j < S_MAX_JOBS; j++)
         if (s_jobs[j].job_id && s_jobs[j].worker == i) {
             s_jobs[j].worker = -1;
@@ -191,7 +206,7 @@ uint64_t
 sb_broker_submit (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *tools,
                   size_t tools_len, const char *calls, size_t calls_len)
 {
-    int slot = s_free_slot ();
+    int slot = sb_broker_down () ? -1 : s_free_slot ();
     if (slot < 0) return 0;
     sb_msg_t msg = {.type = SB_MSG_VALIDATE_JOB};
     msg.validate_job.job_id = s_next_job;
@@ -209,7 +224,7 @@ uint64_t
 sb_broker_submit_toon (sb_rreq_t *req, uint64_t deadline_us, int mode, const char *body,
                        size_t body_len)
 {
-    int slot = s_free_slot ();
+    int slot = sb_broker_down () ? -1 : s_free_slot ();
     if (slot < 0) return 0;
     sb_msg_t msg = {.type = SB_MSG_TOON_JOB};
     msg.toon_job.job_id = s_next_job;
@@ -261,6 +276,7 @@ s_on_message (const void *ident, size_t ident_len, const void *data, size_t size
     if (w < 0) return; // unknown worker: it will say READY after our silence
     s_worker_t *worker = &s_workers[w];
     worker->seen_us = now;
+    s_last_live_us = now;
     switch (msg.type) {
         case SB_MSG_READY:
             worker->live = true;

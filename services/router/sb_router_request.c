@@ -996,8 +996,8 @@ s_submit_stream_calls (sb_rreq_t *req)
     if (req->job_id)
         sb_router.validations++;
     else
-        snprintf (req->validation_header, sizeof req->validation_header,
-                  "skipped; validator queue full");
+        snprintf (req->validation_header, sizeof req->validation_header, "skipped; %s",
+                  sb_broker_down () ? "no validator connected" : "validator queue full");
     //  With no job the calls go out as they came, after the current batch.
 }
 static int
@@ -1349,8 +1349,8 @@ s_complete_json (sb_rreq_t *req)
                 sb_router.validations++;
                 return;
             }
-            snprintf (req->validation_header, sizeof req->validation_header,
-                      "skipped; validator queue full");
+            snprintf (req->validation_header, sizeof req->validation_header, "skipped; %s",
+                      sb_broker_down () ? "no validator connected" : "validator queue full");
         } else
             json_decref (calls);
     }

@@ -42,7 +42,7 @@ test('kill -9 of a worker mid-job: the job is retried on another worker and the 
   } finally { await gw.close(); await stop(slow); if (healthy) await stop(healthy); }
 });
 
-test('no validator at all: the response passes through after the budget, unchanged, and says so', async () => {
+test('no validator at all: the response passes through after the budget, unchanged, and says so; once the pool has been down a while, at once', async () => {
   const gw = await startGateway(config(), { extraEnv: { SB_VALIDATOR_BUDGET_MS: '300' } });
   try {
     const t0 = Date.now();
@@ -51,5 +51,15 @@ test('no validator at all: the response passes through after the budget, unchang
     assert.match(r.headers.get('x-switchboard-tool-validation'), /did not answer in time/);
     assert.equal(JSON.parse(r.text).choices[0].message.tool_calls[0].function.arguments, "{'city': 'New York', max_items: '10'}");
     assert.ok(Date.now() - t0 < 3000, 'the request waited about the budget, not its deadline');
+    // Still no worker a few seconds on: the pool counts as down, and requests skip it
+    // at once instead of each waiting out the budget.
+    await new Promise((r) => setTimeout(r, 3200));
+    const t1 = Date.now();
+    const q = await chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'weather?' }], tools, mock: { tool: 'broken' } });
+    const took = Date.now() - t1;
+    assert.equal(q.status, 200);
+    assert.match(q.headers.get('x-switchboard-tool-validation'), /no validator connected/);
+    assert.equal(JSON.parse(q.text).choices[0].message.tool_calls[0].function.arguments, "{'city': 'New York', max_items: '10'}");
+    assert.ok(took < 250, `passed through at once (${took} ms), not after the 300 ms budget`);
   } finally { await gw.close(); }
 });
