@@ -969,8 +969,8 @@ s_release_stream_calls (sb_rreq_t *req, json_t *result_calls, bool send_now)
     if (req->batch_len) s_send_chunk (req, req->batch, req->batch_len);
     req->batch_len = 0;
     if (req->upstream_done) {
-        s_send_end (req, 200, NULL, 0, "", NULL); // the client first, the record after
         s_log_request (req, 200, NULL);
+        s_send_end (req, 200, NULL, 0, "", NULL);
         s_finish (req);
     }
 }
@@ -1276,8 +1276,8 @@ sb_router_on_transfer_done (CURL *easy, CURLcode result)
             req->prompt_tokens = (uint64_t)usage.prompt_tokens;
             req->completion_tokens = (uint64_t)usage.completion_tokens;
         }
-        s_send_end (req, 200, NULL, 0, "", NULL); // the client first, the record after
         s_log_request (req, 200, NULL);
+        s_send_end (req, 200, NULL, 0, "", NULL);
         s_finish (req);
         return;
     }
@@ -1358,8 +1358,8 @@ s_complete_json (sb_rreq_t *req)
     if (req->validation_header[0])
         snprintf (headers, sizeof headers, "x-switchboard-tool-validation: %s\r\n",
                   req->validation_header);
+    s_log_request (req, (int)req->status, NULL);
     s_send_end (req, (int)req->status, req->resp, req->resp_len, headers, NULL);
-    s_log_request (req, (int)req->status, NULL); // after: the answer does not wait on it
     s_finish (req);
 }
 
@@ -1457,11 +1457,11 @@ sb_router_on_validation (sb_rreq_t *req, const sb_validate_result_t *result)
         if (text) sb_router_log ("tool_validation", req->trace, text, strlen (text));
         free (text);
     }
+    s_log_request (req, (int)req->status, NULL);
     if (rewritten)
         s_send_end (req, (int)req->status, rewritten, strlen (rewritten), headers, NULL);
     else
         s_send_end (req, (int)req->status, req->resp, req->resp_len, headers, NULL);
-    s_log_request (req, (int)req->status, NULL);
     free (rewritten);
     json_decref (doc);
     json_decref (calls);
@@ -1486,8 +1486,8 @@ sb_router_on_validation_timeout (sb_rreq_t *req)
     char headers[256];
     snprintf (headers, sizeof headers, "x-switchboard-tool-validation: %s\r\n",
               req->validation_header);
+    s_log_request (req, (int)req->status, NULL);
     s_send_end (req, (int)req->status, req->resp, req->resp_len, headers, NULL);
-    s_log_request (req, (int)req->status, NULL); // after: the answer does not wait on it
     s_finish (req);
 }
 
