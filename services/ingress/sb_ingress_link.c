@@ -132,7 +132,11 @@ sb_ingress_link_stop (void)
 {
     sb_ingress_t *self = &sb_ingress;
     sb_clone_destroy (&s_clone);
-    if (self->logger) zmq_close (self->logger);
+    if (self->logger) {
+        int linger = 1000; // queued records get a second to reach a connected logger
+        zmq_setsockopt (self->logger, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close (self->logger);
+    }
     self->logger = NULL;
     if (self->router) zmq_close (self->router);
     self->router = NULL;

@@ -452,6 +452,18 @@ main (int argc, char **argv)
             fflush (stdout);
         }
     }
+    //  Stopping: what senders have already handed over is taken in too (bounded:
+    //  until a quiet 50 ms or 300 ms in all) and written while Redis is there; the
+    //  rest goes to the spool below.
+    uint64_t stop_by = sb_mono_us () + 300000u;
+    while (sb_mono_us () < stop_by) {
+        zmq_pollitem_t item = {pull, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, 50) <= 0) break;
+        for (int i = 0; i < 4 * S_BATCH && zmq_msg_recv (&frame, pull, ZMQ_DONTWAIT) >= 0; i++)
+            s_accept (zmq_msg_data (&frame), zmq_msg_size (&frame), redis != NULL);
+    }
+    while (redis && s_count && sb_mono_us () < stop_by + 700000u)
+        if (s_flush_memory (redis) != 0) break;
     zmq_msg_close (&frame);
     //  What is still in memory goes to the spool, so a restart loses nothing.
     if (s_spool) {

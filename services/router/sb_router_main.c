@@ -406,6 +406,10 @@ main (int argc, char **argv)
     close (s_epoll);
     zmq_close (self->frontend);
     zmq_close (self->backend);
+    //  Records already queued for the logger get a second to go out (the socket only
+    //  queues while the logger is connected, so this waits only on a live logger).
+    int log_linger = 1000;
+    zmq_setsockopt (self->logger, ZMQ_LINGER, &log_linger, sizeof log_linger);
     zmq_close (self->logger);
     zmq_close (self->metrics_pub);
     sb_metrics_destroy (&self->metrics);

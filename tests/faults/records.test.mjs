@@ -171,3 +171,25 @@ test('a record carries its cost by the group\'s billing mode', async () => {
     assert.ok(Math.abs(rec.cost - want) < 1e-9, `cost ${rec.cost} = ${want}`);
   } finally { await gw.close(); await stop(rs); }
 });
+
+test('a logger stopped while records wait for it takes them in before it exits (none lost)', async () => {
+  const rport = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-redis-'));
+  const rs = await startRedis(rport, dir);
+  const gw = await startGateway(config(), { logger: { SB_REDIS_URL: `redis://127.0.0.1:${rport}` } });
+  try {
+    const logger = gw.procs.logger;
+    logger.kill('SIGSTOP'); // records now queue on their way to it
+    const n = 100;
+    const codes = await Promise.all(Array.from({ length: n }, (_, i) =>
+      chat(gw.base, KEY, { model: 'm', messages: [{ role: 'user', content: 'x' }] }, { 'x-request-id': `stop-${i}` }).then((r) => r.status)));
+    assert.deepEqual(codes.filter((c) => c !== 200), [], 'served while the logger is paused');
+    const exited = new Promise((r) => logger.once('exit', r));
+    logger.kill('SIGTERM');
+    logger.kill('SIGCONT'); // it wakes to the stop request with records still waiting
+    await exited;
+    const missing = [];
+    for (let i = 0; i < n; i++) if (redis(rport, 'EXISTS', `sb:{log}:req:stop-${i}`) !== '1') missing.push(i);
+    assert.deepEqual(missing, [], `${missing.length} of ${n} records lost`);
+  } finally { await gw.close(); await stop(rs); }
+});
