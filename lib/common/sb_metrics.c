@@ -1,6 +1,7 @@
 /*  sb_metrics — open-addressing table of series keyed by (kind, name, labels).  */
 
 #include "sb_metrics.h"
+#include "sb_zmsg.h"
 #include "sb_clock.h"
 #include "sb_msg.h"
 #include "sb_oai_error.h"
@@ -282,12 +283,7 @@ sb_metrics_publish (const sb_metrics_t *self, void *pub_socket, void *writer, co
     msg.metrics_report.instance = sb_bytes_str (instance);
     msg.metrics_report.ts_ms = sb_wall_ms ();
     msg.metrics_report.data = sb_bytes (json, len);
-    const void *data;
-    size_t size;
-    int rc = -1;
-    if (sb_msg_encode (writer, &msg, &data, &size) == 0 &&
-        zmq_send (pub_socket, data, size, ZMQ_DONTWAIT) >= 0)
-        rc = 0;
+    int rc = sb_zmsg_send (pub_socket, writer, &msg);
     free (json);
     return rc;
 }

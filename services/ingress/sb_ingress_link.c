@@ -8,6 +8,7 @@
 #include "sb_clock.h"
 #include "sb_metrics.h"
 #include "sb_clone.h"
+#include "sb_zmsg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -169,12 +170,8 @@ int
 sb_ingress_link_send (const sb_msg_t *msg)
 {
     sb_ingress_t *self = &sb_ingress;
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (self->writer, msg, &data, &size) != 0) return -1;
     s_dirty = true; // the send may have taken the fd's wake-up
-    if (zmq_send (self->router, data, size, ZMQ_DONTWAIT) < 0) return -1;
-    return 0;
+    return sb_zmsg_send (self->router, self->writer, msg);
 }
 
 static void
@@ -256,18 +253,13 @@ sb_ingress_link_log (const char *request_id, const char *json, size_t len, const
                      size_t body_len)
 {
     sb_ingress_t *self = &sb_ingress;
-    if (!self->logger) return;
     sb_msg_t msg = {.type = SB_MSG_LOG_EVENT};
     msg.log_event.kind = sb_bytes_str ("request");
     msg.log_event.request_id = sb_bytes_str (request_id);
     msg.log_event.ts_us = sb_wall_us ();
     msg.log_event.data = sb_bytes (json, len);
     msg.log_event.request_body = sb_bytes (body, body_len);
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
-        zmq_send (self->logger, data, size, ZMQ_DONTWAIT) < 0)
-        self->log_dropped++;
+    if (sb_zmsg_send (self->logger, self->writer, &msg) != 0) self->log_dropped++;
 }
 
 void

@@ -6,6 +6,7 @@
 #include "sb_anthropic.h"
 #include "sb_clock.h"
 #include "sb_metrics.h"
+#include "sb_zmsg.h"
 #include "sb_clone.h"
 
 #include <errno.h>
@@ -70,7 +71,6 @@ sb_router_log_bodies (const char *request_id, const char *json, size_t len, sb_b
                       sb_bytes_t response, sb_bytes_t chunks)
 {
     sb_router_t *self = &sb_router;
-    if (!self->logger) return;
     sb_msg_t msg = {.type = SB_MSG_LOG_EVENT};
     msg.log_event.kind = sb_bytes_str ("request");
     msg.log_event.request_id = sb_bytes_str (request_id);
@@ -79,10 +79,7 @@ sb_router_log_bodies (const char *request_id, const char *json, size_t len, sb_b
     msg.log_event.request_body = request;
     msg.log_event.response_body = response;
     msg.log_event.chunks = chunks;
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
-        zmq_send (self->logger, data, size, ZMQ_DONTWAIT) < 0)
+    if (sb_zmsg_send (self->logger, self->writer, &msg) != 0)
         self->log_dropped++; // never block the data path on the logger
 }
 
@@ -90,17 +87,12 @@ void
 sb_router_log (const char *kind, const char *request_id, const char *json, size_t len)
 {
     sb_router_t *self = &sb_router;
-    if (!self->logger) return;
     sb_msg_t msg = {.type = SB_MSG_LOG_EVENT};
     msg.log_event.kind = sb_bytes_str (kind);
     msg.log_event.request_id = sb_bytes_str (request_id);
     msg.log_event.ts_us = sb_wall_us ();
     msg.log_event.data = sb_bytes (json, len);
-    const void *data;
-    size_t size;
-    if (sb_msg_encode (self->writer, &msg, &data, &size) != 0 ||
-        zmq_send (self->logger, data, size, ZMQ_DONTWAIT) < 0)
-        self->log_dropped++; // never block the data path on the logger
+    if (sb_zmsg_send (self->logger, self->writer, &msg) != 0) self->log_dropped++;
 }
 
 static void
